@@ -1,0 +1,1 @@
+"""The training engine: owns the loop; every variant comes from a plugin."""

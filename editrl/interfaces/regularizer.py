@@ -1,0 +1,34 @@
+"""Regularisers: extra loss terms computed from an optimiser's loss chunk."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import ClassVar
+
+import torch
+from pydantic import Field
+
+from editrl.component import Component, ComponentConfig
+from editrl.interfaces.optimizer import LossChunk, Rollout, TrainContext
+
+
+class RegularizerConfig(ComponentConfig):
+    coef: float = Field(1.0, ge=0.0)
+    """Multiplier of this term."""
+
+
+class Regularizer(Component):
+    """A loss term added to each chunk, scaled by the chunk's share and ``coef``."""
+
+    kind: ClassVar[str] = "regularizer"
+    Config: ClassVar[type[RegularizerConfig]] = RegularizerConfig
+    #: Chunk outputs (from the optimiser's ``provides``) and example fields this term reads.
+    requires: ClassVar[frozenset[str]] = frozenset()
+
+    @property
+    def coef(self) -> float:
+        return self.config.coef
+
+    @abstractmethod
+    def loss(self, ctx: TrainContext, chunk: LossChunk, rollout: Rollout) -> tuple[torch.Tensor, dict[str, float]]:
+        """Unscaled term for this chunk (the engine multiplies by ``coef`` and the chunk's share) and stats."""

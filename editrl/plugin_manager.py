@@ -1,0 +1,73 @@
+"""Builds the plugin manager and the registry. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Iterable
+
+import pluggy
+
+from editrl import hookspecs
+from editrl.errors import EditrlError
+from editrl.registry import Registry
+
+ENTRY_POINT_GROUP = "editrl"
+DISABLE_ENV = "EDITRL_DISABLE_PLUGINS"
+
+
+def get_plugin_manager(
+    *, entrypoints: bool = True, extra_modules: Iterable[str] = (), blocked: Iterable[str] = ()
+) -> pluggy.PluginManager:
+    """Return a plugin manager with the installed ``editrl`` entry points and local modules registered.
+
+    Args:
+        entrypoints: load plugins declared under the ``editrl`` entry-point group (builtins included).
+        extra_modules: importable module names to register too (``-p mod`` or a recipe's ``plugins:``);
+            imported with the current directory on ``sys.path``.
+        blocked: plugin names (entry-point names or module names) not to load; ``EDITRL_DISABLE_PLUGINS=a,b``
+            adds to these.
+    """
+    pm = pluggy.PluginManager("editrl")
+    pm.add_hookspecs(hookspecs)
+    env_blocked = [b.strip() for b in os.environ.get(DISABLE_ENV, "").split(",") if b.strip()]
+    for name in [*blocked, *env_blocked]:
+        pm.set_blocked(name)
+    if entrypoints:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    if extra_modules:
+        cwd = os.getcwd()
+        if cwd not in sys.path:
+            sys.path.insert(0, cwd)
+    for mod_name in extra_modules:
+        if pm.is_blocked(mod_name) or pm.has_plugin(mod_name):
+            continue
+        try:
+            module = importlib.import_module(mod_name)
+        except ImportError as exc:
+            raise EditrlError(f"plugins: cannot import local plugin module {mod_name!r}: {exc}") from None
+        pm.register(module, mod_name)
+    pm.check_pending()
+    if os.environ.get("EDITRL_TRACE_PLUGINS"):
+        pm.trace.root.setwriter(lambda msg: print(msg, end="", file=sys.stderr))
+        pm.enable_tracing()
+    return pm
+
+
+def build_registry(pm: pluggy.PluginManager) -> Registry:
+    """Ask every plugin to register its components and return the filled registry."""
+    registry = Registry()
+    pm.hook.editrl_register_components(registry=registry)
+    return registry
+
+
+def plugin_of(pm: pluggy.PluginManager, cls: type) -> str:
+    """The name of the registered plugin whose module defines ``cls`` (for listings)."""
+    module = cls.__module__
+    best = ""
+    for name, plugin in pm.list_name_plugin():
+        mod = getattr(plugin, "__name__", "")
+        if mod and (module == mod or module.startswith(mod + ".")) and len(mod) > len(best):
+            best = name
+    return best or module.split(".")[0]
