@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 from abc import abstractmethod
 from collections.abc import Iterator
+from pathlib import Path
 from typing import ClassVar, Self
 
 import torch
@@ -113,6 +114,13 @@ class Backbone(Component):
     def token_mask(self, pixel_mask: torch.Tensor, latent_shape: tuple[int, int, int]) -> torch.Tensor:
         """Pixel mask → ``[N, n_img]`` mask over the target-image tokens, in the backbone's token order."""
         raise NotImplementedError(f"backbone {self.name!r} has no token grid")
+
+    # -- export --------------------------------------------------------------------------------------------------
+    def export_lora(self, lora_state: dict[str, torch.Tensor], directory: Path) -> list[Path]:
+        """Write the trained LoRA (peft keys of ``denoiser``) in the backbone's own ecosystem format, e.g. diffusers'
+        ``pytorch_lora_weights.safetensors``. Called at each checkpoint and at the end. Returns the files written;
+        backbones without an external format write nothing (editrl's own ``lora.safetensors`` is always written)."""
+        return []
 
     # -- capabilities ----------------------------------------------------------------------------------------
     @contextlib.contextmanager
