@@ -30,6 +30,6 @@ class Component:
 
     @classmethod
     def summary(cls) -> str:
-        """First line of the class docstring, for listings."""
+        """First paragraph of the class docstring, for listings."""
         doc = (cls.__doc__ or "").strip()
-        return doc.splitlines()[0] if doc else ""
+        return " ".join(line.strip() for line in doc.split("\n\n")[0].splitlines())

@@ -1,0 +1,66 @@
+"""``editrl eval``: held-out metrics of a trained run (and of its base editor)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from editrl.cli.output import console, eval_table, user_errors
+from editrl.cli.run import PluginOpt
+
+
+def eval_run(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `editrl run`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    max_examples: Annotated[int | None, typer.Option(help="Evaluate only the first N held-out examples.")] = None,
+    plugin: PluginOpt = None,
+) -> None:
+    """Evaluate the base editor and a run's latest checkpoint on the held-out split with fixed noise.
+
+    Example:
+
+      editrl eval runs/toy_neighbor_grpo --json
+    """
+    from editrl.engine.build import build_components, load_recipe
+    from editrl.engine.checkpoint import latest_checkpoint, load_checkpoint
+    from editrl.engine.evaluation import evaluate
+    from editrl.engine.lora import LoraController
+    from editrl.errors import EditrlError
+
+    with user_errors():
+        recipe_file = run_dir / "recipe.yaml"
+        if not recipe_file.is_file():
+            raise EditrlError(f"run_dir: {run_dir} has no recipe.yaml; is it a run directory written by `editrl run`?")
+        overrides = [f"eval.max_examples={max_examples}"] if max_examples else []
+        cfg, registry = load_recipe(recipe_file, overrides, extra_plugins=plugin or [])
+        checkpoint = latest_checkpoint(run_dir / "checkpoints")
+        if checkpoint is None:
+            raise EditrlError(f"run_dir: {run_dir} has no complete checkpoint yet")
+        c = build_components(cfg, registry)
+        import torch
+        from peft import LoraConfig
+
+        device = torch.device("cuda" if cfg.train.device != "cpu" and torch.cuda.is_available() else "cpu")
+        c.backbone.load(device)
+        for metric in c.eval_metrics:
+            metric.load(device)
+        targets = cfg.lora.target_modules or list(c.backbone.default_lora_targets)
+        lora = LoraController(
+            c.backbone.denoiser, LoraConfig(r=cfg.lora.rank, lora_alpha=cfg.lora.alpha, target_modules=targets)
+        )
+        lora.load_state_dict(load_checkpoint(checkpoint)[0])
+        examples = list(c.dataset.split("eval"))[: cfg.eval.max_examples]
+        run = lambda label: evaluate(  # noqa: E731
+            label, c.backbone, c.solver, c.eval_metrics, examples,
+            seed=cfg.eval.seed, batch_size=cfg.eval.batch_size, device=device,
+        )
+        with lora.disabled():
+            base = run("base")
+        results = [base, run(checkpoint.name)]
+    if as_json:
+        typer.echo(json.dumps([vars(r) for r in results], indent=2))
+    else:
+        console.print(eval_table(results, title=f"held-out evaluation of {run_dir}"))

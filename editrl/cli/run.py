@@ -1,0 +1,53 @@
+"""``editrl run``: train from a recipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from editrl.cli.output import StepProgress, console, eval_table, user_errors
+
+OverridesArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="key=value overrides, e.g. train.steps=10 exploration.sigma=0.5; ~key deletes", show_default=False),
+]
+PluginOpt = Annotated[
+    list[str] | None, typer.Option("--plugin", "-p", help="Extra local plugin module to register (repeatable).")
+]
+
+
+def run(
+    recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")],
+    overrides: OverridesArg = None,
+    plugin: PluginOpt = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in output_dir (same as resume=true).")] = False,
+) -> None:
+    """Train an editor as a recipe says.
+
+    Examples:
+
+      editrl run recipes/toy/neighbor_grpo.yaml
+
+      editrl run recipes/toy/neighbor_grpo.yaml train.steps=5 exploration.sigma=0.5 output_dir=runs/try
+
+      editrl run recipes/toy/neighbor_grpo.yaml output_dir=runs/try resume=true
+    """
+    from editrl.engine.build import build_components, load_recipe
+    from editrl.engine.trainer import Trainer
+    from editrl.plugin_manager import get_plugin_manager
+
+    with user_errors():
+        extra = [*(overrides or []), *(["resume=true"] if resume else [])]
+        cfg, registry = load_recipe(recipe, extra, extra_plugins=plugin or [])
+        pm = get_plugin_manager(extra_modules=[*cfg.plugins, *(plugin or [])])
+        trainer = Trainer(cfg, build_components(cfg, registry), pm)
+        trainer.setup()
+        console.print(f"run directory: [bold]{trainer.run_dir}[/]" + (f" (resumed at step {trainer.step})" if trainer.step else ""))
+        with StepProgress(cfg.train.steps, trainer.step) as progress:
+            trainer.train(progress)
+        if cfg.eval.at_end:
+            results = trainer.evaluate()
+            console.print(eval_table(results))
+            console.print(f"saved {trainer.run_dir / 'eval.json'}")

@@ -1,0 +1,176 @@
+"""The recipe schema, assembled from whatever is registered, so a third-party component validates like a builtin."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, Field, ValidationError, create_model
+
+from editrl.component import Component, ComponentConfig
+from editrl.errors import RecipeError
+from editrl.registry import Registry
+from editrl.requirements import unmet_requirements
+
+#: Recipe sections holding one component, and sections holding a list of components, with their kinds.
+SINGLE_SECTIONS = {
+    "backbone": "backbone", "dataset": "dataset", "exploration": "exploration", "solver": "solver",
+    "policy": "policy", "optimizer": "optimizer",
+}
+LIST_SECTIONS = {"rewards": "reward", "regularizers": "regularizer"}
+
+
+class LoraSettings(ComponentConfig):
+    rank: int = Field(8, ge=1, le=1024)
+    """LoRA rank r."""
+    alpha: float = Field(8.0, gt=0)
+    """LoRA alpha (the update is scaled by alpha / rank)."""
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    """Dropout on the LoRA branch."""
+    target_modules: list[str] | None = None
+    """Module names LoRA attaches to; null = the backbone's default (its attention projections)."""
+
+
+class TrainSettings(ComponentConfig):
+    steps: int = Field(100, ge=1)
+    """Optimisation steps of the run (a resumed run may raise this)."""
+    batch_size: int = Field(4, ge=1)
+    """Groups (edit examples) per step and process; each group has the exploration's group_size candidates."""
+    lr: float = Field(1e-4, gt=0, le=1.0)
+    """AdamW learning rate."""
+    weight_decay: float = Field(0.0, ge=0)
+    """AdamW weight decay."""
+    betas: tuple[float, float] = (0.9, 0.999)
+    """AdamW betas."""
+    grad_clip: float | None = Field(1.0, gt=0)
+    """Clip the gradient norm to this value; null disables clipping."""
+    grad_accum: int = Field(1, ge=1)
+    """Steps whose gradients accumulate before one optimiser update (accelerate's gradient accumulation)."""
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    """accelerate mixed precision for the trained passes."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where to run: auto = CUDA when available, else CPU."""
+    save_every: int = Field(0, ge=0)
+    """Checkpoint every this many steps (0 = only at the end)."""
+    keep_checkpoints: int = Field(2, ge=1)
+    """How many of the latest checkpoints to keep on disk."""
+    log_every: int = Field(1, ge=1)
+    """Write a metrics line every this many steps."""
+
+
+class EvalSettings(ComponentConfig):
+    at_end: bool = True
+    """Evaluate the held-out split at the end of the run (the base editor and the trained one)."""
+    max_examples: int | None = Field(None, ge=1)
+    """Evaluate only the first this many held-out examples (null = all)."""
+    batch_size: int = Field(32, ge=1)
+    """Examples per evaluation batch."""
+    seed: int = 1234
+    """Seed of the fixed evaluation noise (one initial noise per example, independent of batching)."""
+
+
+class RecipeBase(BaseModel):
+    """Top-level fields every recipe has; component sections are added from the registry."""
+
+    model_config = {"extra": "forbid", "use_attribute_docstrings": True}
+
+    seed: int = 0
+    """Seed of everything random in the run."""
+    output_dir: str = "runs/run"
+    """The run directory: resolved recipe, metrics.jsonl, checkpoints, evaluation."""
+    resume: bool = False
+    """Continue the run in output_dir from its latest checkpoint."""
+    plugins: list[str] = []
+    """Extra local plugin modules to register (importable from the current directory)."""
+    lora: LoraSettings = LoraSettings()
+    train: TrainSettings = TrainSettings()
+    eval: EvalSettings = EvalSettings()
+
+
+def _spec_model(cls: type[Component]) -> type[BaseModel]:
+    """``cls.Config`` plus a ``type: Literal[cls.name]`` tag."""
+    return create_model(
+        f"{cls.__name__}Spec", __base__=cls.Config, __doc__=cls.summary() or None,
+        type=(Literal[cls.name], Field(description=f"{cls.kind} component name")),  # type: ignore[valid-type]
+    )
+
+
+def _union(registry: Registry, kind: str) -> Any:
+    specs = tuple(_spec_model(c) for c in registry.components(kind))
+    if not specs:
+        return None
+    return Annotated[Union[specs], Field(discriminator="type")]  # noqa: UP007
+
+
+def build_recipe_model(registry: Registry) -> type[RecipeBase]:
+    """The pydantic model of a recipe for the components in ``registry``."""
+    fields: dict[str, Any] = {}
+    for section, kind in SINGLE_SECTIONS.items():
+        union = _union(registry, kind)
+        if section == "policy":
+            fields[section] = (union | None if union is not None else None, None)
+        else:
+            fields[section] = (union if union is not None else Any, ...)
+    for section, kind in LIST_SECTIONS.items():
+        union = _union(registry, kind)
+        item = union if union is not None else dict
+        fields[section] = (list[item], Field(default_factory=list, min_length=1 if kind == "reward" else 0))
+    reward_union = _union(registry, "reward")
+    eval_model = create_model(
+        "EvalSettings", __base__=EvalSettings,
+        metrics=(
+            list[reward_union] if reward_union is not None else list[dict],
+            Field(default_factory=list, description="Rewards reported by evaluation (empty: the training rewards)."),
+        ),
+    )
+    fields["eval"] = (eval_model, Field(default_factory=eval_model))
+    return create_model("Recipe", __base__=RecipeBase, **fields)
+
+
+@cache
+def _cached_model(registry_id: int, registry: Registry) -> type[RecipeBase]:  # noqa: ARG001
+    return build_recipe_model(registry)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = list(loc)
+    # Drop the discriminator tag pydantic inserts after a component section ("rewards.0.toy_judge.weight").
+    if parts and parts[0] in SINGLE_SECTIONS and len(parts) > 1:
+        del parts[1]
+    elif parts and parts[0] in LIST_SECTIONS and len(parts) > 2:
+        del parts[2]
+    elif parts[:2] == ["eval", "metrics"] and len(parts) > 3:
+        del parts[3]
+    return ".".join(str(p) for p in parts) or "(top level)"
+
+
+def _message(err: dict[str, Any], registry: Registry) -> str:
+    loc = err["loc"]
+    section = loc[0] if loc else None
+    kind = SINGLE_SECTIONS.get(section) or LIST_SECTIONS.get(section) or ("reward" if loc[:2] == ("eval", "metrics") else None)
+    if err["type"] == "union_tag_not_found" and kind:
+        return f"missing `type:`; expected one of: {', '.join(registry.names(kind))}"
+    if err["type"] == "union_tag_invalid" and kind:
+        tag = err.get("ctx", {}).get("tag")
+        return f"unknown {kind} type {tag!r}; expected one of: {', '.join(registry.names(kind))}"
+    if err["type"] == "extra_forbidden":
+        return "unknown key (not a field of this section; see `editrl ls` for the fields)"
+    return err["msg"]
+
+
+def validate_recipe(data: dict[str, Any], registry: Registry, source: str = "recipe") -> RecipeBase:
+    """Validate a recipe dict against the registered components and their declared needs.
+
+    Raises:
+        RecipeError: with one ``location: message`` line per problem, all problems at once.
+    """
+    model = _cached_model(id(registry), registry)
+    try:
+        recipe = model.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{_location(e['loc'])}: {_message(e, registry)}" for e in exc.errors()]
+        raise RecipeError(source, problems) from None
+    problems = unmet_requirements(recipe, registry)
+    if problems:
+        raise RecipeError(source, problems)
+    return recipe

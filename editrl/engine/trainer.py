@@ -1,0 +1,309 @@
+"""The training loop. The engine owns the loop; every variant (editor, exploration, policy, rewards, optimiser,
+regularisers) is a plugin component.
+
+One step (math.md §1–4):
+    1. sample a batch of N edit examples;
+    2. encode each example's condition once;
+    3. the exploration scheme draws G initial noises per example;
+    4. deterministic rollout under θ_old, storing states when the optimiser needs them;
+    5. decode and score with every reward; standardise each term over the minibatch; weighted sum;
+    6. group advantages (the optimiser's rule);
+    7. the optimiser's loss chunks (+ regularisers) → backward → clip → AdamW;
+    8. log, checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import pluggy
+import torch
+import yaml
+from accelerate import Accelerator
+from peft import LoraConfig
+
+from editrl.config.schema import RecipeBase
+from editrl.engine import checkpoint as ckpt
+from editrl.engine.build import Components
+from editrl.engine.data import DataCursor
+from editrl.engine.evaluation import EvalResult, evaluate
+from editrl.engine.lora import LoraController
+from editrl.engine.metrics import ChunkStats, MetricsLog
+from editrl.engine.rollout import integrate
+from editrl.engine.scoring import (
+    Scores, attention_layers, background_drift, build_inputs, combine, needed_inputs, reward_metrics, reward_names,
+)
+from editrl.errors import EditrlError
+from editrl.interfaces import EditBatch, Rollout, TrainContext
+
+RESUMABLE_KEYS = {"resume", "train.steps", "eval"}
+
+
+class Trainer:
+    """``setup()`` → ``train()`` → ``evaluate()``; checkpoints as it goes. See the module docstring for a step."""
+
+    def __init__(self, recipe: RecipeBase, components: Components, pm: pluggy.PluginManager | None = None) -> None:
+        self.recipe = recipe
+        self.c = components
+        self.pm = pm
+        self.run_dir = Path(recipe.output_dir)
+        self.step = 0
+        self.skipped_steps = 0
+
+    # ------------------------------------------------------------------------------------------------------------
+    # setup
+    def setup(self) -> None:
+        """1. accelerator and device; 2. backbone, rewards; 3. LoRA; 4. AdamW; 5. data, RNG; 6. resume or new run."""
+        r, c = self.recipe, self.c
+        cpu = r.train.device == "cpu" or (r.train.device == "auto" and not torch.cuda.is_available())
+        if r.train.device == "cuda" and not torch.cuda.is_available():
+            raise EditrlError("train.device: cuda was asked for but no CUDA device is available")
+        self.accelerator = Accelerator(
+            cpu=cpu, mixed_precision=r.train.mixed_precision, gradient_accumulation_steps=r.train.grad_accum
+        )
+        device = self.accelerator.device
+        c.backbone.load(device)
+        for reward in {id(x): x for x in [*c.rewards, *c.eval_metrics]}.values():
+            reward.load(device)
+        targets = r.lora.target_modules or list(c.backbone.default_lora_targets)
+        lora_cfg = LoraConfig(r=r.lora.rank, lora_alpha=r.lora.alpha, lora_dropout=r.lora.dropout, target_modules=targets)
+        try:
+            self.lora = LoraController(c.backbone.denoiser, lora_cfg)
+        except ValueError as exc:
+            raise EditrlError(f"lora.target_modules: {exc}") from None
+        params = self.lora.trainable_parameters()
+        adamw = torch.optim.AdamW(params, lr=r.train.lr, betas=r.train.betas, weight_decay=r.train.weight_decay)
+        c.backbone.denoiser, self.adamw = self.accelerator.prepare(c.backbone.denoiser, adamw)
+        self.params = params
+        acc = self.accelerator
+        self.cursor = DataCursor(
+            c.dataset.split("train"), r.train.batch_size, r.seed, acc.process_index, acc.num_processes
+        )
+        self.generator = torch.Generator().manual_seed(r.seed * 7919 + acc.process_index)
+        torch.manual_seed(r.seed)
+        self.ctx = TrainContext(
+            backbone=c.backbone, solver=c.solver, policy=c.policy, generator=self.generator, lora=self.lora,
+            base_velocity=self._base_velocity,
+        )
+        c.optimizer.setup(self.ctx)
+        self.needs = needed_inputs(c.rewards)
+        self.layers = attention_layers(c.rewards)
+        self.names = reward_names(c.rewards)
+        self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+        self._start_or_resume()
+
+    @torch.no_grad()
+    def _base_velocity(self, x, sigma, cond):
+        with self.lora.disabled():
+            return self.c.backbone.velocity(x, sigma, cond)
+
+    def _start_or_resume(self) -> None:
+        root = self.run_dir / "checkpoints"
+        latest = ckpt.latest_checkpoint(root)
+        resolved = self.recipe.model_dump(mode="json")
+        if latest is not None and not self.recipe.resume:
+            raise EditrlError(
+                f"output_dir: {self.run_dir} already holds a run (checkpoint {latest.name}); "
+                "continue it with resume=true or choose another output_dir=..."
+            )
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if latest is not None:
+            saved = yaml.safe_load((self.run_dir / "recipe.yaml").read_text())
+            changed = sorted(k for k in _flat_diff(saved, resolved) if not any(k.startswith(p) for p in RESUMABLE_KEYS))
+            if changed:
+                raise EditrlError(
+                    f"resume: the recipe differs from the run's recipe.yaml at {', '.join(changed)}; "
+                    "only train.steps and eval settings may change when resuming"
+                )
+            self.load_checkpoint(latest)
+        ckpt.write_text_atomic(self.run_dir / "recipe.yaml", yaml.safe_dump(resolved, sort_keys=False))
+
+    # ------------------------------------------------------------------------------------------------------------
+    # one step
+    def roll_out(self, batch: EditBatch) -> tuple[Rollout, torch.Tensor | None, list[torch.Tensor] | None]:
+        """Steps 2–4: encode once, draw [N, G] noises, integrate under θ_old; decode if a reward needs images."""
+        c = self.c
+        G = c.exploration.group_size
+        N = len(batch)
+        shape = c.backbone.latent_shape(batch)  # (C, h, w)
+        latent_mask = c.backbone.latent_mask(batch.mask, shape) if batch.mask is not None else None  # [N, 1, h, w]
+        with torch.no_grad(), c.optimizer.rollout_weights(self.ctx):
+            cond = c.backbone.encode_condition(batch)  # N rows, once per example
+            noise = c.exploration.sample(N, shape, latent_mask, self.generator)  # x_T [N, G, C, h, w]
+            sigmas = c.backbone.sigmas(c.solver.steps, shape)  # [K + 1]
+            capture = c.backbone.capture_attention(self.layers) if self.layers else contextlib.nullcontext(None)
+            with capture as maps:
+                final, states = integrate(
+                    c.backbone, c.solver, noise.x_T.flatten(0, 1).to(batch.source.device),
+                    cond.repeat_interleave(G), sigmas, keep_states=c.optimizer.needs_states,
+                )  # [N·G, C, h, w], [K+1, N·G, C, h, w]
+            images = c.backbone.decode(final) if "images" in self.needs else None  # [N·G, 3, H, W]
+            source_latents = c.backbone.encode_images(batch.source) if "source_latents" in self.needs else None
+        rollout = Rollout(
+            cond=cond, sigmas=sigmas, noise=noise, final=final.view(N, G, *shape),
+            states=None if states is None else states.view(states.shape[0], N, G, *shape),
+            latent_mask=latent_mask, source_latents=source_latents,
+        )
+        return rollout, images, maps
+
+    def score(self, batch: EditBatch, rollout: Rollout, images, maps) -> Scores:
+        """Step 5: every reward on the rows it needs; terms standardised over the minibatch, then weighted."""
+        c = self.c
+        N, G = rollout.final.shape[:2]
+        token_mask = c.backbone.token_mask(batch.mask, rollout.final.shape[2:]) if self.layers else None
+        inputs = build_inputs(self.needs, batch, G, rollout.final, images, maps, token_mask, self.layers)
+        return combine(c.rewards, [reward.score(inputs) for reward in c.rewards], N, G)
+
+    def optimise(self, rollout: Rollout, advantages: torch.Tensor) -> dict[str, float] | None:
+        """Step 7: back-propagate each loss chunk with its regularisers, then clip and step AdamW.
+
+        Returns the step's diagnostics, or None when a loss or gradient was not finite (weights untouched).
+        """
+        c, acc = self.c, self.accelerator
+        stats = ChunkStats()
+        total = 0.0
+        with acc.accumulate(c.backbone.denoiser), acc.autocast():
+            for chunk in c.optimizer.loss_chunks(self.ctx, rollout, advantages):
+                loss = chunk.loss
+                for reg in c.regularizers:
+                    term, reg_stats = reg.loss(self.ctx, chunk, rollout)
+                    loss = loss + reg.coef * chunk.share * term
+                    stats.add(reg_stats, chunk.share)
+                if not torch.isfinite(loss):
+                    return self._discard_gradients()
+                acc.backward(loss)
+                total += float(loss.detach())
+                stats.add(chunk.stats, chunk.share)
+            grad_norm = math.nan
+            if acc.sync_gradients:
+                if self.recipe.train.grad_clip is not None:
+                    grad_norm = float(acc.clip_grad_norm_(self.params, self.recipe.train.grad_clip))
+                else:
+                    grad_norm = float(torch.norm(torch.stack([p.grad.norm() for p in self.params if p.grad is not None])))
+                if not math.isfinite(grad_norm):
+                    return self._discard_gradients()
+            self.adamw.step()
+            self.adamw.zero_grad()
+        return {"loss": total, "grad_norm": grad_norm, **stats.result()}
+
+    def _discard_gradients(self) -> None:
+        for p in self.params:
+            p.grad = None
+        return None
+
+    def train_step(self) -> dict[str, Any]:
+        """Steps 1–7 of the module docstring; returns the step's metrics."""
+        t0 = time.perf_counter()
+        batch = self.cursor.next_batch().to(self.accelerator.device)  # step 1
+        rollout, images, maps = self.roll_out(batch)  # steps 2–4
+        t1 = time.perf_counter()
+        scores = self.score(batch, rollout, images, maps)  # step 5
+        t2 = time.perf_counter()
+        metrics: dict[str, Any] = reward_metrics(self.names, scores, rollout.group_size)
+        metrics.update({f"explore/{k}": v for k, v in rollout.noise.stats.items()})
+        if images is not None and batch.mask is not None:
+            metrics["diag/background_drift"] = background_drift(images, batch.mask, rollout.group_size)
+        train_stats = None
+        if scores.finite:
+            advantages, adv_stats = self.c.optimizer.advantages(scores.total, self.generator)  # step 6
+            metrics.update(adv_stats)
+            train_stats = self.optimise(rollout, advantages)  # step 7
+        if train_stats is None:
+            self.skipped_steps += 1
+        else:
+            metrics.update(train_stats)
+            self.c.optimizer.after_update(self.ctx, self.step)
+        t3 = time.perf_counter()
+        metrics.update({
+            "skipped_steps": self.skipped_steps, "time/rollout_s": t1 - t0, "time/reward_s": t2 - t1,
+            "time/train_s": t3 - t2, "time/step_s": t3 - t0,
+        })
+        return metrics
+
+    # ------------------------------------------------------------------------------------------------------------
+    # the loop
+    def train(self, progress=None) -> None:
+        """Run until ``train.steps``, logging every ``log_every`` and checkpointing every ``save_every`` steps."""
+        r = self.recipe
+        if self.step == 0:
+            self.metrics.truncate_after(0)
+        while self.step < r.train.steps:
+            self.step += 1
+            metrics = {"step": self.step, **self.train_step()}
+            if self.accelerator.is_main_process:
+                if self.step % r.train.log_every == 0 or self.step == r.train.steps:
+                    self.metrics.write(metrics)
+                if progress is not None:
+                    progress(self.step, r.train.steps, metrics)
+            if self.pm is not None:
+                self.pm.hook.editrl_on_step_end(step=self.step, metrics=metrics, run_dir=self.run_dir)
+            if r.train.save_every and self.step % r.train.save_every == 0:
+                self.save_checkpoint()
+        latest = ckpt.latest_checkpoint(self.run_dir / "checkpoints")
+        if latest is None or latest.name != f"step_{self.step:06d}":
+            self.save_checkpoint()
+
+    # ------------------------------------------------------------------------------------------------------------
+    # checkpoints
+    def save_checkpoint(self) -> Path | None:
+        """Atomically write LoRA weights, AdamW and optimiser-plugin state, RNG states, step and data position."""
+        self.accelerator.wait_for_everyone()
+        if not self.accelerator.is_main_process:
+            return None
+        lora_state = self.lora.state_dict()
+        state = {
+            "step": self.step,
+            "skipped_steps": self.skipped_steps,
+            "data": self.cursor.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "adamw": self.adamw.state_dict(),
+            "optimizer_plugin": self.c.optimizer.state_dict(),
+        }
+        return ckpt.save_checkpoint(
+            self.run_dir / "checkpoints", self.step, lora_state, state,
+            extra_writer=lambda d: self.c.backbone.export_lora(lora_state, d), keep=self.recipe.train.keep_checkpoints,
+        )
+
+    def load_checkpoint(self, path: Path) -> None:
+        lora_state, state = ckpt.load_checkpoint(path)
+        self.lora.load_state_dict(lora_state)
+        self.adamw.load_state_dict(state["adamw"])
+        self.c.optimizer.load_state_dict(state["optimizer_plugin"])
+        self.cursor.load_state_dict(state["data"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.step = int(state["step"])
+        self.skipped_steps = int(state["skipped_steps"])
+        self.metrics.truncate_after(self.step)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # evaluation
+    def evaluate(self) -> list[EvalResult]:
+        """The held-out split through the base editor (LoRA off) and the trained one; saved to ``eval.json``."""
+        r, c = self.recipe, self.c
+        examples = list(c.dataset.split("eval"))[: r.eval.max_examples]
+        run = lambda label: evaluate(  # noqa: E731
+            label, c.backbone, c.solver, c.eval_metrics, examples,
+            seed=r.eval.seed, batch_size=r.eval.batch_size, device=self.accelerator.device,
+        )
+        with self.lora.disabled():
+            base = run("base")
+        trained = run(f"step {self.step}")
+        results = [base, trained]
+        if self.accelerator.is_main_process:
+            ckpt.write_text_atomic(self.run_dir / "eval.json", json.dumps([vars(x) for x in results], indent=2))
+        return results
+
+
+def _flat_diff(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Dotted keys where two nested structures differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = set(a) | set(b)
+        return [d for k in sorted(keys) for d in _flat_diff(a.get(k), b.get(k), f"{prefix}{k}.")]
+    return [] if a == b else [prefix.rstrip(".")]
