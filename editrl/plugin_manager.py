@@ -48,7 +48,10 @@ def get_plugin_manager(
         except ImportError as exc:
             raise EditrlError(f"plugins: cannot import local plugin module {mod_name!r}: {exc}") from None
         pm.register(module, mod_name)
-    pm.check_pending()
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise EditrlError(f"plugins: {exc} (hooks are named in editrl.hookspecs)") from None
     if os.environ.get("EDITRL_TRACE_PLUGINS"):
         pm.trace.root.setwriter(lambda msg: print(msg, end="", file=sys.stderr))
         pm.enable_tracing()

@@ -1,0 +1,104 @@
+"""Plugin discovery: a third-party distribution registers exactly like the builtins do."""
+
+import textwrap
+
+import pytest
+
+from editrl.errors import EditrlError
+from editrl.plugin_manager import build_registry, get_plugin_manager, plugin_of
+
+FAKE_PLUGIN = '''
+import torch
+from editrl import hookimpl
+from editrl.interfaces import Reward, RewardConfig, RewardOutput
+
+
+class BrightnessConfig(RewardConfig):
+    target: float = 0.5
+    """Preferred mean brightness."""
+
+
+class Brightness(Reward):
+    """Negative distance of the mean brightness to a target (a third-party test reward)."""
+
+    name = "brightness"
+    Config = BrightnessConfig
+
+    def score(self, inputs):
+        return RewardOutput(values=-(inputs.images.mean(dim=(1, 2, 3)) - self.config.target).abs())
+
+
+@hookimpl
+def editrl_register_components(registry):
+    registry.add(Brightness)
+'''
+
+
+@pytest.fixture
+def fake_distribution(tmp_path, monkeypatch):
+    """An installed distribution ``fake-editrl-vlm 0.1`` declaring ``[editrl] vlm = fake_editrl_vlm``."""
+    (tmp_path / "fake_editrl_vlm.py").write_text(FAKE_PLUGIN)
+    info = tmp_path / "fake_editrl_vlm-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-editrl-vlm\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[editrl]\nvlm = fake_editrl_vlm\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    import sys
+
+    sys.modules.pop("fake_editrl_vlm", None)
+
+
+def test_builtins_are_entry_points():
+    pm = get_plugin_manager()
+    names = {name for name, _ in pm.list_name_plugin()}
+    assert {"solvers", "neighbor_grpo", "pixel", "toy"} <= names
+    dists = {d.project_name for _, d in pm.list_plugin_distinfo()}
+    assert "editrl" in dists
+
+
+def test_every_builtin_package_is_declared_as_an_entry_point():
+    import pathlib
+    import tomllib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    declared = set(tomllib.loads((root / "pyproject.toml").read_text())["project"]["entry-points"]["editrl"].values())
+    packages = {p.name for p in (root / "plugins").iterdir() if (p / "__init__.py").is_file()}
+    assert packages == declared
+
+
+def test_third_party_distribution_is_discovered(fake_distribution):
+    pm = get_plugin_manager()
+    registry = build_registry(pm)
+    cls = registry.get("reward", "brightness")
+    assert plugin_of(pm, cls) == "vlm"
+    assert ("fake-editrl-vlm", "0.1") in {(d.project_name, d.version) for _, d in pm.list_plugin_distinfo()}
+
+
+def test_blocking_a_plugin(fake_distribution, monkeypatch):
+    registry = build_registry(get_plugin_manager(blocked=["vlm"]))
+    assert "brightness" not in registry.names("reward")
+    monkeypatch.setenv("EDITRL_DISABLE_PLUGINS", "vlm")
+    assert "brightness" not in build_registry(get_plugin_manager()).names("reward")
+
+
+def test_local_module_plugin(tmp_path, monkeypatch):
+    (tmp_path / "my_local_rewards.py").write_text(FAKE_PLUGIN.replace('"brightness"', '"local_brightness"'))
+    monkeypatch.chdir(tmp_path)
+    registry = build_registry(get_plugin_manager(extra_modules=["my_local_rewards"]))
+    assert "local_brightness" in registry.names("reward")
+    with pytest.raises(EditrlError, match="cannot import local plugin module 'no_such_module'"):
+        get_plugin_manager(extra_modules=["no_such_module"])
+
+
+def test_hook_without_spec_is_an_error(tmp_path, monkeypatch):
+    (tmp_path / "typo_plugin.py").write_text(textwrap.dedent('''
+        from editrl import hookimpl
+
+        @hookimpl
+        def editrl_register_component(registry):
+            pass
+    '''))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(EditrlError, match="unknown hook 'editrl_register_component'"):
+        get_plugin_manager(extra_modules=["typo_plugin"])
