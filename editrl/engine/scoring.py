@@ -26,7 +26,7 @@ def needed_inputs(rewards: list[Reward]) -> frozenset[str]:
 
 def attention_layers(rewards: list[Reward]) -> int:
     """How many of the last attention layers must be captured (0: no capture)."""
-    return max((int(getattr(r, "attention_layers", 0)) for r in rewards if "attention" in r.requires), default=0)
+    return max((r.attention_layers for r in rewards if "attention" in r.requires), default=0)
 
 
 def build_inputs(

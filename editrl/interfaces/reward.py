@@ -63,6 +63,11 @@ class Reward(Component):
     def weight(self) -> float:
         return self.config.weight
 
+    @property
+    def attention_layers(self) -> int:
+        """With ``"attention"`` in ``requires``: how many of the backbone's last attention layers to capture."""
+        return 0
+
     def load(self, device: torch.device) -> None:
         """Load any model the reward uses (called once, before the first step)."""
 
