@@ -11,6 +11,7 @@ from pydantic import Field
 from editrl.advantages import group_advantages
 from editrl.component import ComponentConfig
 from editrl.interfaces import LossChunk, PolicyOptimizer, Rollout, TrainContext
+from editrl_neighbor_grpo.policy import entropy
 
 
 class GrpoClipConfig(ComponentConfig):
@@ -36,11 +37,6 @@ def clipped_objective(log_ratio: torch.Tensor, advantages: torch.Tensor, clip_ep
     """Per-element ``min(ρ·A, clip(ρ, 1−ε, 1+ε)·A)`` for broadcastable ``log_ratio`` and ``advantages``."""
     ratio = log_ratio.exp()
     return torch.minimum(ratio * advantages, ratio.clamp(1 - clip_eps, 1 + clip_eps) * advantages)
-
-
-def policy_entropy(log_probs: torch.Tensor) -> torch.Tensor:
-    """Entropy ``−Σ_i p_i log p_i`` of each softmax row; ``[..., G]`` → ``[...]``."""
-    return -(log_probs.exp() * log_probs).sum(dim=-1)
 
 
 class GrpoClip(PolicyOptimizer):
@@ -120,7 +116,7 @@ class GrpoClip(PolicyOptimizer):
                 stats = {
                     "policy/clipfrac": float(((ratio - 1).abs() > cfg.clip_eps).float().mean()),
                     "policy/approx_kl": float((ratio - 1 - log_ratio).mean()),
-                    "policy/entropy": float(policy_entropy(logp).mean()),
+                    "policy/entropy": float(entropy(logp).mean()),
                     "policy/ratio_min": float(ratio.min()),
                     "policy/ratio_max": float(ratio.max()),
                 }

@@ -1,8 +1,6 @@
-import math
-
 import torch
 
-from editrl_neighbor_grpo.grpo_clip import GrpoClip, clipped_objective, policy_entropy
+from editrl_neighbor_grpo.grpo_clip import GrpoClip, clipped_objective
 
 
 def test_clipped_objective_hand_computed():
@@ -16,14 +14,6 @@ def test_clipped_objective_hand_computed():
 def test_ratio_one_gives_the_advantage():
     adv = torch.tensor([0.3, -2.0])
     torch.testing.assert_close(clipped_objective(torch.zeros(2), adv, 0.2), adv)
-
-
-def test_entropy_of_uniform_and_one_hot():
-    # Uniform over 4: −Σ ¼ log ¼ = log 4. One-hot: 0.
-    uniform = torch.full((4,), math.log(0.25))
-    assert abs(float(policy_entropy(uniform)) - math.log(4)) < 1e-6
-    one_hot = torch.log_softmax(torch.tensor([0.0, -1e4, -1e4]), dim=-1)
-    assert float(policy_entropy(one_hot)) < 1e-6
 
 
 def test_shuffled_advantages_keep_each_groups_values():
