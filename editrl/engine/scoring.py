@@ -85,11 +85,13 @@ def combine(rewards: list[Reward], outputs: list[RewardOutput], N: int, G: int) 
 
 
 def reward_metrics(names: list[str], scores: Scores, G: int) -> dict[str, float]:
-    """Per term: its logs, and the mean within-group std (how much a group's candidates differ on it)."""
+    """Per term and sub-score: its logs, and the mean within-group std (how much a group's candidates differ)."""
     out: dict[str, float] = {}
+    spread = lambda v: float(v.float().view(-1, G).std(dim=1, unbiased=False).mean())  # noqa: E731
     for name, o in zip(names, scores.outputs):
         out.update(o.log(f"reward/{name}"))
-        out[f"reward/{name}/group_std"] = float(o.values.float().view(-1, G).std(dim=1, unbiased=False).mean())
+        out[f"reward/{name}/group_std"] = spread(o.values)
+        out.update({f"reward/{name}/{k}_group_std": spread(v) for k, v in o.details.items()})
     out["reward/total_group_std"] = float(scores.total.std(dim=1, unbiased=False).mean())
     return out
 

@@ -3,51 +3,10 @@
 import textwrap
 
 import pytest
+from tests_support import FAKE_PLUGIN
 
 from editrl.errors import EditrlError
 from editrl.plugin_manager import build_registry, get_plugin_manager, plugin_of
-
-FAKE_PLUGIN = '''
-import torch
-from editrl import hookimpl
-from editrl.interfaces import Reward, RewardConfig, RewardOutput
-
-
-class BrightnessConfig(RewardConfig):
-    target: float = 0.5
-    """Preferred mean brightness."""
-
-
-class Brightness(Reward):
-    """Negative distance of the mean brightness to a target (a third-party test reward)."""
-
-    name = "brightness"
-    Config = BrightnessConfig
-
-    def score(self, inputs):
-        return RewardOutput(values=-(inputs.images.mean(dim=(1, 2, 3)) - self.config.target).abs())
-
-
-@hookimpl
-def editrl_register_components(registry):
-    registry.add(Brightness)
-'''
-
-
-@pytest.fixture
-def fake_distribution(tmp_path, monkeypatch):
-    """An installed distribution ``fake-editrl-vlm 0.1`` declaring ``[editrl] vlm = fake_editrl_vlm``."""
-    (tmp_path / "fake_editrl_vlm.py").write_text(FAKE_PLUGIN)
-    info = tmp_path / "fake_editrl_vlm-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-editrl-vlm\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[editrl]\nvlm = fake_editrl_vlm\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield tmp_path
-    import sys
-
-    sys.modules.pop("fake_editrl_vlm", None)
-
 
 def test_builtins_are_entry_points():
     pm = get_plugin_manager()

@@ -1,0 +1,5 @@
+"""``python -m editrl`` is the ``editrl`` command."""
+
+from editrl.cli import main
+
+main()

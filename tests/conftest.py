@@ -1,0 +1,65 @@
+"""Shared fixtures: the CLI runner and a shrunken toy recipe for end-to-end runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from tests_support import FAKE_PLUGIN
+
+REPO = Path(__file__).resolve().parents[1]
+TOY_RECIPE = REPO / "recipes" / "toy" / "neighbor_grpo.yaml"
+
+#: Overrides that shrink the toy recipe to seconds: 2 groups of 4 candidates, 4 solver steps, 2 anchors.
+TINY = [
+    "train.batch_size=2", "exploration.group_size=4", "solver.steps=4", "optimizer.anchors=2",
+    "eval.max_examples=6", "train.save_every=0",
+]
+
+
+@pytest.fixture
+def fake_distribution(tmp_path, monkeypatch):
+    """An installed distribution ``fake-editrl-vlm 0.1`` declaring ``[editrl] vlm = fake_editrl_vlm``."""
+    (tmp_path / "fake_editrl_vlm.py").write_text(FAKE_PLUGIN)
+    info = tmp_path / "fake_editrl_vlm-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-editrl-vlm\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[editrl]\nvlm = fake_editrl_vlm\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    import sys
+
+    sys.modules.pop("fake_editrl_vlm", None)
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(2)
+
+
+@pytest.fixture
+def cli():
+    """Invoke the real ``editrl`` Typer app in-process."""
+    from editrl.cli import build_app
+
+    app = build_app()
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def latest_lora(run_dir: Path) -> dict[str, torch.Tensor]:
+    name = (run_dir / "checkpoints" / "latest").read_text().strip()
+    return load_file(str(run_dir / "checkpoints" / name / "lora.safetensors"))

@@ -1,0 +1,75 @@
+"""Bad input: exit code 2, one bullet per problem naming its location, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import TOY_RECIPE
+
+
+def assert_clean_failure(result, *fragments):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in result.output, (fragment, result.output)
+
+
+@pytest.mark.parametrize(
+    "override, fragments",
+    [
+        ("rewards.0.type=nope", ["rewards.0: unknown reward type 'nope'; expected one of:", "toy_judge", "masked_psnr"]),
+        ("train.steps=abc", ["train.steps: Input should be a valid integer"]),
+        ("exploration.sigma=2", ["exploration.sigma: Input should be less than or equal to 1"]),
+        ("optimizer.foo=1", ["optimizer.foo: unknown key"]),
+        ("~backbone", ["backbone: Field required"]),
+        ("policy=null", ["policy: optimizer 'grpo_clip' needs a surrogate policy; add one of:", "euclidean"]),
+        ("exploration={type: rdp, group_size: 4}", ["rdp"]),
+    ],
+)
+def test_validate_reports_each_problem(cli, override, fragments):
+    result = cli("validate", TOY_RECIPE, override)
+    if override.startswith("exploration={type: rdp"):  # the toy dataset has masks: this one is valid
+        assert result.exit_code == 0, result.output
+        return
+    assert_clean_failure(result, "is not a valid recipe", *fragments)
+
+
+def test_unknown_type_lists_third_party_names(cli, fake_distribution):
+    assert_clean_failure(cli("validate", TOY_RECIPE, "rewards.0.type=nope"), "brightness", "toy_judge")
+
+
+def test_all_problems_at_once(cli):
+    result = cli("validate", TOY_RECIPE, "train.steps=0", "lora.rank=-1", "train.lr=fast")
+    assert_clean_failure(result, "train.steps:", "lora.rank:", "train.lr:")
+    assert result.output.count("•") == 3
+
+
+def test_missing_file_malformed_yaml_and_bad_override(cli, tmp_path):
+    assert_clean_failure(cli("run", tmp_path / "nope.yaml"), "recipe file not found")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("backbone: {type: toy_editor\n")
+    assert_clean_failure(cli("validate", bad), "malformed YAML: line")
+    assert_clean_failure(cli("validate", TOY_RECIPE, "train.steps"), "expected key=value")
+
+
+def test_regularizer_needing_what_the_optimizer_lacks(cli, tmp_path, monkeypatch):
+    (tmp_path / "nft_reg.py").write_text(
+        "from editrl import hookimpl\n"
+        "from editrl.interfaces import Regularizer\n\n"
+        "class KeepRegion(Regularizer):\n"
+        "    name = 'keep_region'\n"
+        "    requires = frozenset({'x0_pos'})\n\n"
+        "    def loss(self, ctx, chunk, rollout):\n"
+        "        raise AssertionError('never called')\n\n"
+        "@hookimpl\n"
+        "def editrl_register_components(registry):\n"
+        "    registry.add(KeepRegion)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = cli("validate", TOY_RECIPE, "-p", "nft_reg", "regularizers.0={type: keep_region}")
+    assert_clean_failure(result, "regularizers.0: regularizer 'keep_region' needs 'x0_pos'", "grpo_clip")
+
+
+def test_valid_recipe(cli):
+    result = cli("validate", TOY_RECIPE)
+    assert result.exit_code == 0 and "is a valid recipe" in result.output

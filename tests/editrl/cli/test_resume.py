@@ -1,0 +1,63 @@
+"""A run killed between checkpoints and resumed ends with exactly the weights of an uninterrupted run (CPU)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import torch
+
+from conftest import TINY, TOY_RECIPE, latest_lora, read_metrics
+
+KILLER = '''
+import os
+from editrl import hookimpl
+
+
+@hookimpl
+def editrl_on_step_end(step, metrics, run_dir):
+    if step == int(os.environ["EDITRL_TEST_KILL_AT"]):
+        os._exit(137)  # like SIGKILL: no cleanup, no checkpoint
+'''
+
+RUN = [*TINY, "train.steps=4", "train.save_every=2", "eval.at_end=false"]
+
+
+def test_resume_after_kill_equals_uninterrupted(cli, tmp_path):
+    straight = tmp_path / "straight"
+    assert cli("run", TOY_RECIPE, *RUN, f"output_dir={straight}").exit_code == 0
+
+    (tmp_path / "killer.py").write_text(KILLER)
+    killed = tmp_path / "killed"
+    env = {**os.environ, "EDITRL_TEST_KILL_AT": "3", "OMP_NUM_THREADS": "2"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "editrl", "run", str(TOY_RECIPE), *RUN, f"output_dir={killed}", "-p", "killer"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 137, proc.stdout + proc.stderr
+    assert (killed / "checkpoints" / "latest").read_text().strip() == "step_000002"
+    assert [m["step"] for m in read_metrics(killed)] == [1, 2, 3]  # step 3 ran but was never checkpointed
+
+    resumed = cli("run", TOY_RECIPE, *RUN, f"output_dir={killed}", "resume=true")
+    assert resumed.exit_code == 0, resumed.output
+    assert "resumed at step 2" in resumed.output
+
+    a, b = latest_lora(straight), latest_lora(killed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    steps_a, steps_b = read_metrics(straight), read_metrics(killed)
+    assert [m["step"] for m in steps_b] == [1, 2, 3, 4]
+    assert [m["loss"] for m in steps_a] == [m["loss"] for m in steps_b]
+
+
+def test_resume_refuses_a_changed_recipe(cli, tmp_path):
+    out = tmp_path / "run"
+    assert cli("run", TOY_RECIPE, *TINY, "train.steps=1", "eval.at_end=false", f"output_dir={out}").exit_code == 0
+    changed = cli("run", TOY_RECIPE, *TINY, "train.steps=2", "train.lr=0.5", "eval.at_end=false",
+                  f"output_dir={out}", "resume=true")
+    assert changed.exit_code == 2 and "train.lr" in changed.output
+    longer = cli("run", TOY_RECIPE, *TINY, "train.steps=2", "eval.at_end=false", f"output_dir={out}", "--resume")
+    assert longer.exit_code == 0, longer.output
+    assert [m["step"] for m in read_metrics(out)] == [1, 2]
