@@ -59,11 +59,12 @@ class FluxKontextConfig(ComponentConfig):
     """Never contact the hub: use the local hub cache only (also implied by HF_HUB_OFFLINE=1)."""
     dtype: Literal["bf16", "fp16", "fp32"] = "bf16"
     """Weights and activations dtype of every component (the pipeline runs all of them in one dtype)."""
-    resolution: int | None = Field(512, ge=16, le=4096)
-    """Working resolution: images are generated at an area of resolution² with the source's aspect ratio (sides
-    multiples of 16; 512 → 512×512 for square sources), and sources of another size are resized (bilinear,
-    antialiased) to it before encoding; the reference is encoded at that same size. None: the sources' own size
-    (sides must be multiples of 16)."""
+    resolution: int | None = Field(None, ge=16, le=4096)
+    """None (default): generate at the sources' own size, so the dataset's resolution decides (sides must be
+    multiples of 16; FLUX recipes use 512² data). A number: generate at an area of resolution² with the source's
+    aspect ratio (sides snapped to multiples of 16, as the pipeline's ``max_area``), resizing sources (bilinear,
+    antialiased) before encoding; decoded images then have that size, not the dataset's, so pixel rewards that compare
+    with the source need data of that size too."""
     guidance: float = Field(2.5, ge=0.0, le=30.0)
     """Distilled guidance scale fed to the guidance embedding (FluxKontextPipeline's ``guidance_scale``; 2.5 in its
     examples). Ignored by models without guidance embedding."""
@@ -150,14 +151,14 @@ class FluxKontext(Backbone):
         check_device(configs, cfg.model, device, self.dtype, cfg.offload_encoders)
         folder = resolve_folder(cfg.model, cfg.revision, cfg.local_files_only, configs_only=False)
         try:
-            self._load_components(folder)
+            self._install(device, **self._load_components(folder))
         except ResourceError:
             raise
         except torch.cuda.OutOfMemoryError as exc:
             raise ResourceError(
-                f"backbone.model={cfg.model!r}: out of GPU memory while loading ({exc}). Set "
-                "backbone.offload_encoders=true or use a larger GPU. To try editrl on a CPU, run "
-                "`editrl run recipes/toy/rc_grpo.yaml`."
+                f"backbone.model={cfg.model!r}: out of GPU memory while loading ({str(exc).splitlines()[0]}). Set "
+                "backbone.offload_encoders=true or use a larger GPU (the FLUX recipes are sized for 80 GB). To try "
+                "editrl on a CPU, run `editrl run recipes/toy/rc_grpo.yaml`."
             ) from None
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ResourceError(
@@ -167,34 +168,54 @@ class FluxKontext(Backbone):
                 "CPU, run `editrl run recipes/toy/rc_grpo.yaml`."
             ) from None
         self.folder = folder
-        self.device = device
-        encoders_at = torch.device("cpu") if cfg.offload_encoders else device
-        for module in (self.vae, self.text_encoder, self.text_encoder_2):
-            module.requires_grad_(False)
-            module.eval()
-            module.to(encoders_at)
-        self.transformer.requires_grad_(False)
-        self.transformer.eval()  # no dropout anywhere; LoRA trains through eval-mode modules
-        self.transformer.to(device)
-        if cfg.gradient_checkpointing:
-            self.transformer.enable_gradient_checkpointing()
-        self._denoiser = self.transformer
-        from editrl_flux.attention import CaptureState
 
-        self._capture = CaptureState()
-
-    def _load_components(self, folder: Path) -> None:
+    def _load_components(self, folder: Path) -> dict[str, object]:
         from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
         from transformers import CLIPTextModel, CLIPTokenizer, T5EncoderModel, T5TokenizerFast
 
         path, dt = str(folder), self.dtype
-        self.transformer = FluxTransformer2DModel.from_pretrained(path, subfolder="transformer", torch_dtype=dt)
-        self.vae = AutoencoderKL.from_pretrained(path, subfolder="vae", torch_dtype=dt)
-        self.text_encoder = CLIPTextModel.from_pretrained(path, subfolder="text_encoder", dtype=dt)
-        self.text_encoder_2 = T5EncoderModel.from_pretrained(path, subfolder="text_encoder_2", dtype=dt)
-        self.tokenizer = CLIPTokenizer.from_pretrained(path, subfolder="tokenizer")
-        self.tokenizer_2 = T5TokenizerFast.from_pretrained(path, subfolder="tokenizer_2")
-        self.scheduler = FlowMatchEulerDiscreteScheduler.from_pretrained(path, subfolder="scheduler")
+        return dict(
+            transformer=FluxTransformer2DModel.from_pretrained(path, subfolder="transformer", torch_dtype=dt),
+            vae=AutoencoderKL.from_pretrained(path, subfolder="vae", torch_dtype=dt),
+            text_encoder=CLIPTextModel.from_pretrained(path, subfolder="text_encoder", dtype=dt),
+            text_encoder_2=T5EncoderModel.from_pretrained(path, subfolder="text_encoder_2", dtype=dt),
+            tokenizer=CLIPTokenizer.from_pretrained(path, subfolder="tokenizer"),
+            tokenizer_2=T5TokenizerFast.from_pretrained(path, subfolder="tokenizer_2"),
+            scheduler=FlowMatchEulerDiscreteScheduler.from_pretrained(path, subfolder="scheduler"),
+        )
+
+    def _install(self, device: torch.device, *, transformer, scheduler, vae=None, text_encoder=None,
+                 text_encoder_2=None, tokenizer=None, tokenizer_2=None, **_unused) -> None:
+        """Freeze every component, put it where it runs, and make the transformer the denoiser."""
+        from editrl_flux.attention import CaptureState
+
+        cfg = self.config
+        self.device = torch.device(device)
+        self.transformer, self.scheduler, self.vae = transformer, scheduler, vae
+        self.text_encoder, self.text_encoder_2 = text_encoder, text_encoder_2
+        self.tokenizer, self.tokenizer_2 = tokenizer, tokenizer_2
+        encoders_at = torch.device("cpu") if cfg.offload_encoders else self.device
+        for module in (vae, text_encoder, text_encoder_2):
+            if module is not None:
+                module.requires_grad_(False)
+                module.eval()
+                module.to(encoders_at)
+        transformer.requires_grad_(False)
+        transformer.eval()  # no dropout anywhere; LoRA trains through eval-mode modules
+        transformer.to(self.device)
+        if cfg.gradient_checkpointing:
+            transformer.enable_gradient_checkpointing()
+        self._denoiser = transformer
+        self._capture = CaptureState()
+
+    @classmethod
+    def from_components(cls, config: FluxKontextConfig, device: torch.device | str, **components) -> FluxKontext:
+        """A loaded backbone around diffusers components already in memory, e.g. a pipeline's:
+        ``FluxKontext.from_components(cfg, "cuda", **pipe.components)``. ``transformer`` and ``scheduler`` are needed;
+        without encoders only ``velocity``/``sigmas``/capture work (the benchmark uses this)."""
+        backbone = cls(config)
+        backbone._install(torch.device(device), **components)
+        return backbone
 
     @property
     def denoiser(self) -> nn.Module:

@@ -20,7 +20,7 @@ def test_registered_through_the_plugin_hook():
     cls = registry.get("backbone", "flux_kontext")
     assert "attention" in cls.capabilities
     cfg = cls.Config()
-    assert cfg.model == "black-forest-labs/FLUX.1-Kontext-dev" and cfg.resolution == 512 and cfg.guidance == 2.5
+    assert cfg.model == "black-forest-labs/FLUX.1-Kontext-dev" and cfg.resolution is None and cfg.guidance == 2.5
     assert "attn.to_q" in cls.default_lora_targets
 
 
