@@ -58,7 +58,8 @@ class FluxKontextConfig(ComponentConfig):
     local_files_only: bool = False
     """Never contact the hub: use the local hub cache only (also implied by HF_HUB_OFFLINE=1)."""
     dtype: Literal["bf16", "fp16", "fp32"] = "bf16"
-    """Weights and activations dtype of every component (the pipeline runs all of them in one dtype)."""
+    """Weights and activations dtype of every component (the pipeline runs all of them in one dtype). bf16 for FLUX
+    on a GPU (fp16 overflows in T5-XXL); fp32 for the tiny test model on a CPU."""
     resolution: int | None = Field(None, ge=16, le=4096)
     """None (default): generate at the sources' own size, so the dataset's resolution decides (sides must be
     multiples of 16; FLUX recipes use 512² data). A number: generate at an area of resolution² with the source's
@@ -115,6 +116,28 @@ def grid_ids(h2: int, w2: int, first: float, device, dtype) -> torch.Tensor:
     ids = ids.reshape(h2 * w2, 3)
     ids[:, 0] = first
     return ids.to(device=device, dtype=dtype)
+
+
+def pipeline_kwargs(
+    source: torch.Tensor, instruction: str, x_T: torch.Tensor, steps: int, *, guidance: float = 2.5,
+    max_sequence_length: int = 512,
+) -> dict:
+    """Arguments of ``FluxKontextPipeline.__call__`` that reproduce editrl's Euler rollout of one example.
+
+    Args:
+        source: ``[3, H, W]`` in [0, 1], at the working size (what ``encode_condition`` encoded).
+        x_T: ``[G, C, h, w]`` initial noises in editrl's grid layout (e.g. the evaluation noise of the example).
+
+    ``pipe(**pipeline_kwargs(...), output_type="latent").images`` equals ``pack`` of editrl's final latents (exactly
+    in fp32); with ``output_type="pt"`` it equals ``backbone.decode``. ``max_area`` and ``_auto_resize=False`` keep
+    the pipeline at the working size (it otherwise rescales the output and the reference to about 1 MP).
+    """
+    H, W = source.shape[-2:]
+    return dict(
+        image=source[None], prompt=instruction, num_images_per_prompt=x_T.shape[0], latents=pack(x_T), height=H,
+        width=W, max_area=H * W, _auto_resize=False, guidance_scale=guidance, num_inference_steps=steps,
+        max_sequence_length=max_sequence_length,
+    )
 
 
 def _unwrap(module: nn.Module) -> nn.Module:
@@ -175,8 +198,8 @@ class FluxKontext(Backbone):
 
         path, dt = str(folder), self.dtype
         return dict(
-            transformer=FluxTransformer2DModel.from_pretrained(path, subfolder="transformer", torch_dtype=dt),
-            vae=AutoencoderKL.from_pretrained(path, subfolder="vae", torch_dtype=dt),
+            transformer=FluxTransformer2DModel.from_pretrained(path, subfolder="transformer", dtype=dt),
+            vae=AutoencoderKL.from_pretrained(path, subfolder="vae", dtype=dt),
             text_encoder=CLIPTextModel.from_pretrained(path, subfolder="text_encoder", dtype=dt),
             text_encoder_2=T5EncoderModel.from_pretrained(path, subfolder="text_encoder_2", dtype=dt),
             tokenizer=CLIPTokenizer.from_pretrained(path, subfolder="tokenizer"),

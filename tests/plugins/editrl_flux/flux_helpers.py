@@ -51,15 +51,11 @@ def euler(steps: int):
     return Euler(SolverConfig(steps=steps))
 
 
-def pipeline_rollout(pipe, source: torch.Tensor, instruction: str, x_T_packed: torch.Tensor, steps: int, **kw):
-    """``FluxKontextPipeline`` on one source with ``G = len(x_T_packed)`` given initial noises; packed final latents.
+def pipeline_rollout(pipe, source: torch.Tensor, instruction: str, x_T: torch.Tensor, steps: int, **kw):
+    """``FluxKontextPipeline`` from the grid-layout noises ``x_T [G, C, h, w]`` on one source, through the plugin's
+    ``pipeline_kwargs`` (what a user runs to reproduce editrl's samples); packed final latents by default."""
+    from editrl_flux.backbone import pipeline_kwargs
 
-    ``height/width/max_area`` keep the working size (the pipeline otherwise rescales to 1 MP) and ``_auto_resize``
-    is off so the reference keeps the source's size, as editrl encodes it.
-    """
-    H, W = source.shape[-2:]
-    return pipe(
-        image=source[None], prompt=instruction, num_images_per_prompt=x_T_packed.shape[0], latents=x_T_packed,
-        height=H, width=W, max_area=H * W, _auto_resize=False, guidance_scale=2.5, num_inference_steps=steps,
-        max_sequence_length=MAX_SEQ, output_type=kw.pop("output_type", "latent"), **kw,
-    ).images
+    output_type = kw.pop("output_type", "latent")
+    args = pipeline_kwargs(source, instruction, x_T, steps, max_sequence_length=MAX_SEQ)
+    return pipe(**args, output_type=output_type, **kw).images

@@ -56,7 +56,7 @@ def test_exported_lora_loads_into_the_pipeline_and_reproduces_the_rollout(tiny_d
     fresh = FluxKontextPipeline.from_pretrained(str(tiny_dir))
     fresh.set_progress_bar_config(disable=True)
     fresh.load_lora_weights(str(tmp_path / "export"))
-    ref = pipeline_rollout(fresh, batch.source[0], batch.instructions[0], pack(x_T), K)
+    ref = pipeline_rollout(fresh, batch.source[0], batch.instructions[0], x_T, K)
     diff = float((pack(trained) - ref).abs().max())
     print(f"exported LoRA through diffusers: max|diff| {diff}")
     assert diff <= 1e-5

@@ -51,7 +51,7 @@ def test_rollout_equals_the_pipeline(backbone, pipe):
     )
     seen = []
     ref = pipeline_rollout(
-        pipe, batch.source[0], batch.instructions[0], pack(x_T), K,
+        pipe, batch.source[0], batch.instructions[0], x_T, K,
         callback_on_step_end=lambda p, i, t, kw: seen.append(kw["latents"].clone()) or {},
     )
     diffs = [float((pack(states[k + 1]) - seen[k]).abs().max()) for k in range(K)]
@@ -74,7 +74,7 @@ def test_rollout_of_a_batch_equals_the_pipeline_per_example(backbone, pipe):
     final, _ = integrate(backbone, euler(K), x_T, cond.repeat_interleave(G), backbone.sigmas(K, shape))
     for n in range(2):
         rows = slice(n * G, (n + 1) * G)
-        ref = pipeline_rollout(pipe, batch.source[n], batch.instructions[n], pack(x_T[rows]), K)
+        ref = pipeline_rollout(pipe, batch.source[n], batch.instructions[n], x_T[rows], K)
         diff = float((pack(final[rows]) - ref).abs().max())
         print(f"example {n}: max|diff| {diff}")
         assert diff <= 1e-5  # batched vs per-example matmul shapes: ~1e-7 on CPU
@@ -89,7 +89,7 @@ def test_decode_equals_the_pipeline_images(backbone, pipe):
     cond = backbone.encode_condition(batch).repeat_interleave(2)
     final, _ = integrate(backbone, euler(2), x_T, cond, backbone.sigmas(2, shape))
     images = backbone.decode(final)
-    ref = pipeline_rollout(pipe, batch.source[0], batch.instructions[0], pack(x_T), 2, output_type="pt")
+    ref = pipeline_rollout(pipe, batch.source[0], batch.instructions[0], x_T, 2, output_type="pt")
     assert images.shape == (2, 3, 32, 32) and images.dtype == torch.float32
     assert float((images - ref).abs().max()) <= 1e-5
 
@@ -172,3 +172,15 @@ def test_velocity_keeps_the_dtype_of_x_and_checks_rows(backbone, rows):
     assert v.dtype == torch.float64 and v.shape == (rows, *shape)
     with pytest.raises(ValueError, match="rows"):
         backbone.velocity(torch.randn(rows + 1, *shape), torch.full((rows + 1,), 0.7), cond)
+
+
+def test_from_components_wraps_a_pipeline_in_memory(backbone, pipe):
+    from editrl_flux import FluxKontext, FluxKontextConfig
+
+    config = FluxKontextConfig(dtype="fp32", max_sequence_length=16, gradient_checkpointing=False)
+    wrapped = FluxKontext.from_components(config, "cpu", **pipe.components)
+    batch = make_batch(1, seed=8)
+    shape = wrapped.latent_shape(batch)
+    x, sigma = torch.randn(2, *shape), torch.full((2,), 0.8)
+    v = wrapped.velocity(x, sigma, wrapped.encode_condition(batch).repeat_interleave(2))
+    assert torch.equal(v, backbone.velocity(x, sigma, backbone.encode_condition(batch).repeat_interleave(2)))
