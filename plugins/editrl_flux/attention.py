@@ -18,6 +18,9 @@ import math
 import torch
 from diffusers.models.transformers import transformer_flux as _tf
 
+#: Most fp32 scores one capture chunk holds (2^26 floats = 256 MB): rows are processed in chunks under this budget.
+SCORE_BUDGET = 1 << 26
+
 
 class CaptureState:
     """Shared by the capture processors of one backbone. ``records`` is the list the context manager yields."""
@@ -37,17 +40,22 @@ class CaptureState:
     def record(self, query: torch.Tensor, key: torch.Tensor) -> None:
         """``query``/``key`` ``[M, S, H, D]`` after q/k norm and RoPE → append ``[M, N]`` float32."""
         T, N = self.txt_len, self.img_len
-        head_dim = query.shape[-1]
-        scale = 1.0 / math.sqrt(head_dim)  # SDPA's default scale, which FluxAttnProcessor uses
-        rows = []
-        for m in range(query.shape[0]):
-            q_txt = query[m, :T]  # [T, H, D]
-            if self.txt_mask is not None:
-                q_txt = q_txt[self.txt_mask[m].to(q_txt.device)]  # real text tokens only
-            k_img = key[m, T : T + N]  # [N, H, D] target-image keys only
-            scores = torch.einsum("thd,nhd->htn", q_txt.float(), k_img.float()) * scale  # [H, t, N]
-            rows.append(scores.softmax(dim=-1).mean(dim=(0, 1)))  # heads averaged, then real text tokens
-        self.records.append(torch.stack(rows))
+        M, _, H, D = query.shape
+        scale = 1.0 / math.sqrt(D)  # SDPA's default scale, which FluxAttnProcessor uses
+        if self.txt_mask is None:
+            weights = torch.ones(M, T, device=query.device)
+        else:
+            weights = self.txt_mask.to(device=query.device, dtype=torch.float32)  # [M, T] 1 = real text token
+        weights = weights / weights.sum(-1, keepdim=True).clamp_min(1.0)  # mean over real text tokens
+        chunk = max(1, SCORE_BUDGET // (H * T * N))  # rows per chunk; no host sync anywhere
+        out = []
+        for start in range(0, M, chunk):
+            rows = slice(start, start + chunk)
+            q_txt = query[rows, :T].float()  # [m, T, H, D] text queries
+            k_img = key[rows, T : T + N].float()  # [m, N, H, D] target-image keys only
+            probs = (torch.einsum("mthd,mnhd->mhtn", q_txt, k_img) * scale).softmax(dim=-1).mean(dim=1)  # [m, T, N]
+            out.append(torch.einsum("mt,mtn->mn", weights[rows], probs))  # padding rows weigh 0
+        self.records.append(torch.cat(out))
 
 
 class FluxCaptureAttnProcessor(_tf.FluxAttnProcessor):

@@ -30,11 +30,16 @@ def test_capture_leaves_the_rollout_identical(backbone):
         assert torch.allclose(m.sum(-1), torch.ones(2 * G), atol=1e-5)  # a distribution over target tokens
 
 
-def test_captured_probabilities_equal_a_naive_full_softmax(backbone, monkeypatch):
+@pytest.mark.parametrize("budget", [None, 1])
+def test_captured_probabilities_equal_a_naive_full_softmax(backbone, monkeypatch, budget):
     """Every block (2 dual- and 2 single-stream): the text→target-image block of the joint softmax, restricted to the
     target keys, padding text rows dropped, heads then text tokens averaged, recomputed from the q, k the default
-    processors hand to the attention kernel."""
+    processors hand to the attention kernel. ``budget=1``: one row per capture chunk."""
     from diffusers.models.transformers import transformer_flux
+    from editrl_flux import attention
+
+    if budget is not None:
+        monkeypatch.setattr(attention, "SCORE_BUDGET", budget)
 
     batch = make_batch(2, seed=2)
     shape = backbone.latent_shape(batch)
