@@ -47,7 +47,8 @@ def get_plugin_manager(
             module = importlib.import_module(mod_name)
         except ImportError as exc:
             raise EditrlError(f"plugins: cannot import local plugin module {mod_name!r}: {exc}") from None
-        pm.register(module, mod_name)
+        if not pm.is_registered(module):  # an installed plugin named again as a local module is loaded once
+            pm.register(module, mod_name)
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:

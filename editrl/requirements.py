@@ -26,7 +26,8 @@ def unmet_requirements(recipe: Any, registry: Registry) -> list[str]:
     backbone = _spec_class(registry, "backbone", recipe.backbone)
     dataset = _spec_class(registry, "dataset", recipe.dataset)
     optimizer = _spec_class(registry, "optimizer", recipe.optimizer)
-    available = set(ENGINE_QUANTITIES) | set(dataset.provides)
+    provided = dataset.provided(recipe.dataset)
+    available = set(ENGINE_QUANTITIES) | set(provided)
     if "attention" in backbone.capabilities:
         available.add("attention")
 
@@ -34,7 +35,7 @@ def unmet_requirements(recipe: Any, registry: Registry) -> list[str]:
         if name == "attention":
             return f"backbone {backbone.name!r} cannot capture attention"
         if name in {"mask", "target", "description"}:
-            return f"dataset {dataset.name!r} does not provide {name!r} (it provides: {sorted(dataset.provides)})"
+            return f"dataset {dataset.name!r} does not provide {name!r} (it provides: {sorted(provided)})"
         return f"nothing in this recipe provides {name!r}"
 
     problems: list[str] = []

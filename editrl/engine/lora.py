@@ -22,9 +22,16 @@ class LoraController:
         for p in module.parameters():
             p.requires_grad_(False)
         inject_adapter_in_model(config, module, adapter_name=TRAINED)
+        self._upcast(TRAINED)
         if not self.layers():
             raise ValueError(f"lora.target_modules {list(config.target_modules)} matched no module of the backbone")
         self.adapters = [TRAINED]
+
+    def _upcast(self, adapter: str) -> None:
+        """Keep adapter weights in float32 whatever the base dtype (AdamW on bf16 weights loses small updates)."""
+        for n, p in self.module.named_parameters():
+            if "lora_" in n and f".{adapter}." in f".{n}." and p.dtype != torch.float32:
+                p.data = p.data.float()
 
     # -- introspection -----------------------------------------------------------------------------------------
     def layers(self) -> list[BaseTunerLayer]:
@@ -47,6 +54,7 @@ class LoraController:
     def add_frozen_copy(self, name: str) -> None:
         """Create adapter ``name`` holding a frozen copy of the trained weights (DiffusionNFT's θ_old)."""
         inject_adapter_in_model(self.config, self.module, adapter_name=name)
+        self._upcast(name)
         self.adapters.append(name)
         self.load_state_dict(self.state_dict(TRAINED), adapter=name)
         for layer in self.layers():

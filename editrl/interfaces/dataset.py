@@ -75,6 +75,11 @@ class EditDataset(Component):
     #: Which of :data:`EXAMPLE_FIELDS` every example of this dataset carries.
     provides: ClassVar[frozenset[str]] = frozenset()
 
+    @classmethod
+    def provided(cls, config) -> frozenset[str]:
+        """What examples carry under ``config`` (default: the class's ``provides``); checked at validation."""
+        return cls.provides
+
     @abstractmethod
     def split(self, name: Literal["train", "eval"]) -> Sequence[EditExample]:
         """Return the examples of a split. Must be deterministic for a given config."""
