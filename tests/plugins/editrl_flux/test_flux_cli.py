@@ -16,7 +16,7 @@ RC_GRPO = REPO / "recipes" / "rc_grpo.yaml"
 
 def _tiny_overrides(tiny_dir: Path, out: Path) -> list[str]:
     return [
-        f"backbone.model={tiny_dir}", "backbone.dtype=fp32", "backbone.max_sequence_length=16",
+        "dataset={type: toy_shapes}", f"backbone.model={tiny_dir}", "backbone.dtype=fp32", "backbone.max_sequence_length=16",
         "exploration.group_size=3", "solver.steps=2", "optimizer.anchors=2",
         "train.steps=1", "train.batch_size=1", "train.device=cpu", "train.save_every=0", "eval.at_end=false",
         f"output_dir={out}",
