@@ -1,0 +1,70 @@
+"""``toy_judge``: a ground-truth judge standing in for EditScore on the toy world."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from pydantic import Field
+
+from editrl.interfaces import RewardConfig, RewardInputs, RewardOutput
+from editrl.interfaces.reward import Reward
+from editrl_toy.metrics import masked_mse, masked_psnr
+
+
+class ToyJudgeConfig(RewardConfig):
+    psnr_scale: float = Field(40.0, gt=0.0, le=100.0)
+    """Background PSNR (dB) that earns full consistency: ``consistency = 10·clamp(PSNR_bg / psnr_scale, 0, 1)``
+    (40 dB is CoCoEdit's ``psnr_norm`` scale)."""
+    min_change: float = Field(1e-4, gt=0.0, le=1.0)
+    """Floor of the reference error ``mse_in(source, target)``; rows below it (an empty mask, or a target equal to
+    the source inside it) are counted as ``degenerate``."""
+
+
+class ToyJudge(Reward):
+    """EditScore-like 0–10 judge that compares with the ground truth: only valid on data with targets (toy_shapes).
+
+    For an edited image x, its source s, target t and mask m (1 = edit), per row:
+
+    - ``semantic = 10·clamp(1 − rmse_in(x, t) / rmse_in(s, t), 0, 1)`` with ``rmse_in = sqrt(mse_in)`` and
+      ``mse_in(s, t)`` floored at ``min_change``: how far x got from the source towards the target inside the mask,
+      linearly in distance (an image half-way between source and target scores 5; the target scores 10 and an
+      unedited image 0 by construction). The ratio of root errors rather than of squared errors keeps the score
+      sensitive to the faint leftovers (ghosts, blurred edges) a good but imperfect editor leaves.
+    - ``consistency = 10·clamp(PSNR_out(x, s) / psnr_scale, 0, 1)`` with the true masked PSNR of the non-edit region
+      against the source (math.md §6, 100 dB when identical): how well everything else was left alone.
+    - ``overall = sqrt(semantic·consistency)``, the geometric mean, like EditScore's overall. This is the reward.
+
+    ``mse_in`` is the masked MSE over mask pixels and channels. The judge needs the ground-truth ``target``, so the
+    engine refuses it for datasets without targets (``requires``).
+    """
+
+    name = "toy_judge"
+    Config: ClassVar[type[ToyJudgeConfig]] = ToyJudgeConfig
+    requires: ClassVar[frozenset[str]] = frozenset({"images", "source", "mask", "target"})
+    config: ToyJudgeConfig
+
+    @torch.no_grad()
+    def score(self, inputs: RewardInputs) -> RewardOutput:
+        """Score ``images [M, 3, H, W]`` against ``target``/``source`` with ``mask [M, 1, H, W]``."""
+        missing = [f for f in ("images", "source", "mask", "target") if getattr(inputs, f) is None]
+        if missing:
+            raise ValueError(f"toy_judge needs {', '.join(missing)} in its inputs (it compares with ground truth)")
+        x, src, tgt = inputs.images.float(), inputs.source.float(), inputs.target.float()
+        edit = (inputs.mask.float() > 0.5).float()  # [M, 1, H, W]
+        keep = 1.0 - edit
+        err_x, _ = masked_mse(x, tgt, edit)  # [M]
+        err_src, _ = masked_mse(src, tgt, edit)  # [M]
+        degenerate = err_src < self.config.min_change
+        semantic = 10 * (1 - (err_x / err_src.clamp_min(self.config.min_change)).sqrt()).clamp(0, 1)
+        psnr = masked_psnr(x, src, keep)  # [M]
+        consistency = 10 * (psnr / self.config.psnr_scale).clamp(0, 1)
+        overall = torch.sqrt(semantic * consistency)
+        return RewardOutput(
+            values=overall.float(),
+            details={"semantic": semantic.float(), "consistency": consistency.float()},
+            counters={
+                "degenerate": float(degenerate.sum()),
+                "empty_keep": float((keep.sum(dim=(1, 2, 3)) == 0).sum()),
+            },
+        )
