@@ -2,12 +2,13 @@
 
 FAKE_PLUGIN = '''
 import torch
+from pydantic import Field
 from editrl import hookimpl
 from editrl.interfaces import Reward, RewardConfig, RewardOutput
 
 
 class BrightnessConfig(RewardConfig):
-    target: float = 0.5
+    target: float = Field(0.5, ge=0, le=1)
     """Preferred mean brightness."""
 
 

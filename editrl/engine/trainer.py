@@ -67,6 +67,7 @@ class Trainer:
             cpu=cpu, mixed_precision=r.train.mixed_precision, gradient_accumulation_steps=r.train.grad_accum
         )
         device = self.accelerator.device
+        torch.manual_seed(r.seed)  # before anything random: LoRA's A matrices are drawn from the global RNG
         c.backbone.load(device)
         for reward in {id(x): x for x in [*c.rewards, *c.eval_metrics]}.values():
             reward.load(device)
@@ -85,7 +86,6 @@ class Trainer:
             c.dataset.split("train"), r.train.batch_size, r.seed, acc.process_index, acc.num_processes
         )
         self.generator = torch.Generator().manual_seed(r.seed * 7919 + acc.process_index)
-        torch.manual_seed(r.seed)
         self.ctx = TrainContext(
             backbone=c.backbone, solver=c.solver, policy=c.policy, generator=self.generator, lora=self.lora,
             base_velocity=self._base_velocity,
