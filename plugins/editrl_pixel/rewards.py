@@ -2,7 +2,7 @@
 
 Every reward here compares the decoded sample (``images``) with the **source** image (``source``), never with a
 ground-truth target, over ``keep = 1 − mask`` (mask 1 = edit). Rows whose mask covers the whole image have nothing to
-preserve: they score as perfect preservation (see :func:`editrl_pixel.psnr.masked_psnr`) and are counted in the
+preserve: they score as perfect preservation (see :func:`editrl.metrics.psnr.masked_psnr`) and are counted in the
 ``empty_keep`` counter.
 """
 
@@ -14,8 +14,8 @@ import torch
 from pydantic import Field
 
 from editrl.interfaces import Reward, RewardConfig, RewardInputs, RewardOutput
-from editrl_pixel.psnr import PSNR_CAP_DB, masked_psnr, normalised_psnr
-from editrl_pixel.ssim import masked_ssim
+from editrl.metrics.psnr import PSNR_CAP_DB, masked_psnr, normalised_psnr
+from editrl.metrics.ssim import masked_ssim
 
 
 class MaskedPsnrConfig(RewardConfig):

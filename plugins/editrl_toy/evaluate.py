@@ -10,7 +10,7 @@ from editrl.engine.rollout import integrate
 from editrl.interfaces import EditBatch, EditExample, RewardInputs
 from editrl_toy.backbone import LATENT_SHAPE, ToyEditor
 from editrl_toy.judge import ToyJudge
-from editrl_toy.metrics import masked_psnr
+from editrl.metrics import masked_psnr
 from editrl_toy.world import TASKS
 
 #: Rows of the baseline table, in order.
@@ -74,7 +74,7 @@ def score_rows(examples: Sequence[EditExample], images: dict[str, torch.Tensor])
         out = judge.score(
             RewardInputs(tasks=batch.tasks, images=imgs, source=batch.source, mask=batch.mask, target=batch.target)
         )
-        psnr = masked_psnr(imgs, batch.source, 1 - (batch.mask > 0.5).float())  # [N]
+        psnr = masked_psnr(imgs, batch.source, (batch.mask > 0.5).float())  # [N]
         per_task = {}
         for task in tasks:
             sel = torch.tensor([task == "all" or t == task for t in batch.tasks])

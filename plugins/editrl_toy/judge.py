@@ -9,7 +9,7 @@ from pydantic import Field
 
 from editrl.interfaces import RewardConfig, RewardInputs, RewardOutput
 from editrl.interfaces.reward import Reward
-from editrl_toy.metrics import masked_mse, masked_psnr
+from editrl.metrics import masked_mse, masked_psnr
 
 
 class ToyJudgeConfig(RewardConfig):
@@ -53,11 +53,11 @@ class ToyJudge(Reward):
         x, src, tgt = inputs.images.float(), inputs.source.float(), inputs.target.float()
         edit = (inputs.mask.float() > 0.5).float()  # [M, 1, H, W]
         keep = 1.0 - edit
-        err_x, _ = masked_mse(x, tgt, edit)  # [M]
-        err_src, _ = masked_mse(src, tgt, edit)  # [M]
+        err_x, _ = masked_mse(x, tgt, keep)  # [M] over the edit region (masked_mse excludes its mask argument)
+        err_src, _ = masked_mse(src, tgt, keep)  # [M]
         degenerate = err_src < self.config.min_change
         semantic = 10 * (1 - (err_x / err_src.clamp_min(self.config.min_change)).sqrt()).clamp(0, 1)
-        psnr = masked_psnr(x, src, keep)  # [M]
+        psnr = masked_psnr(x, src, edit)  # [M] over the non-edit region
         consistency = 10 * (psnr / self.config.psnr_scale).clamp(0, 1)
         overall = torch.sqrt(semantic * consistency)
         return RewardOutput(

@@ -9,7 +9,7 @@ import torch
 from editrl.interfaces import EditBatch, RewardInputs
 from editrl_toy.dataset import ToyShapes
 from editrl_toy.judge import ToyJudge
-from editrl_toy.metrics import masked_psnr
+from editrl.metrics import masked_psnr
 
 
 def _inputs(images, batch: EditBatch) -> RewardInputs:
@@ -60,7 +60,7 @@ def test_hand_computed_case():
     assert math.isclose(float(out.details["consistency"][0]), 10 * psnr / 40, rel_tol=1e-5)
     assert math.isclose(float(out.values[0]), math.sqrt(5.0 * 10 * psnr / 40), rel_tol=1e-5)
     assert math.isclose(float(out.values[0]), 5.5645, abs_tol=1e-4)
-    assert math.isclose(float(masked_psnr(x, src, 1 - mask)[0]), psnr, rel_tol=1e-5)
+    assert math.isclose(float(masked_psnr(x, src, mask)[0]), psnr, rel_tol=1e-5)
     # overshooting twice as far from the target as the source was scores 0, not negative
     far = src.clone()
     far[0, :, 0, 0] = -1.0

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from editrl_pixel.psnr import PSNR_CAP_DB, masked_mse, masked_psnr, normalised_psnr
+from editrl.metrics.psnr import PSNR_CAP_DB, masked_mse, masked_psnr, normalised_psnr
 
 
 def _pair() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

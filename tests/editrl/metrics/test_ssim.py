@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from editrl_pixel.ssim import C1, C2, gaussian_filter, gaussian_window, masked_ssim, ssim_map
+from editrl.metrics.ssim import C1, C2, gaussian_filter, gaussian_window, masked_ssim, ssim_map
 
 
 def _reference_ssim_at(x: np.ndarray, y: np.ndarray, i: int, j: int) -> float:
