@@ -26,7 +26,7 @@ def eval_run(
     """
     from editrl.engine.build import build_components, load_recipe
     from editrl.engine.checkpoint import latest_checkpoint, load_checkpoint
-    from editrl.engine.evaluation import evaluate
+    from editrl.engine.evaluation import evaluate_base_and_trained
     from editrl.engine.lora import LoraController
     from editrl.errors import EditrlError
 
@@ -52,14 +52,7 @@ def eval_run(
             c.backbone.denoiser, LoraConfig(r=cfg.lora.rank, lora_alpha=cfg.lora.alpha, target_modules=targets)
         )
         lora.load_state_dict(load_checkpoint(checkpoint)[0])
-        examples = list(c.dataset.split("eval"))[: cfg.eval.max_examples]
-        run = lambda label: evaluate(  # noqa: E731
-            label, c.backbone, c.solver, c.eval_metrics, examples,
-            seed=cfg.eval.seed, batch_size=cfg.eval.batch_size, device=device,
-        )
-        with lora.disabled():
-            base = run("base")
-        results = [base, run(checkpoint.name)]
+        results = evaluate_base_and_trained(cfg, c, lora, device, checkpoint.name)
     if as_json:
         typer.echo(json.dumps([vars(r) for r in results], indent=2))
     else:

@@ -71,3 +71,18 @@ def evaluate(
         result.means[task] = {k: sum(v) / len(v) for k, v in cols.items()}
         result.counts[task] = len(next(iter(cols.values())))
     return result
+
+
+def evaluate_base_and_trained(recipe, components, lora, device: torch.device, label: str) -> list[EvalResult]:
+    """The recipe's held-out split through the base editor (LoRA disabled), then with the trained LoRA."""
+    examples = list(components.dataset.split("eval"))[: recipe.eval.max_examples]
+
+    def run(name: str) -> EvalResult:
+        return evaluate(
+            name, components.backbone, components.solver, components.eval_metrics, examples,
+            seed=recipe.eval.seed, batch_size=recipe.eval.batch_size, device=device,
+        )
+
+    with lora.disabled():
+        base = run("base")
+    return [base, run(label)]

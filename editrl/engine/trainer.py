@@ -31,7 +31,7 @@ from editrl.config.schema import RecipeBase
 from editrl.engine import checkpoint as ckpt
 from editrl.engine.build import Components
 from editrl.engine.data import DataCursor
-from editrl.engine.evaluation import EvalResult, evaluate
+from editrl.engine.evaluation import EvalResult, evaluate_base_and_trained
 from editrl.engine.lora import LoraController
 from editrl.engine.metrics import ChunkStats, MetricsLog
 from editrl.engine.rollout import integrate
@@ -286,16 +286,9 @@ class Trainer:
     # evaluation
     def evaluate(self) -> list[EvalResult]:
         """The held-out split through the base editor (LoRA off) and the trained one; saved to ``eval.json``."""
-        r, c = self.recipe, self.c
-        examples = list(c.dataset.split("eval"))[: r.eval.max_examples]
-        run = lambda label: evaluate(  # noqa: E731
-            label, c.backbone, c.solver, c.eval_metrics, examples,
-            seed=r.eval.seed, batch_size=r.eval.batch_size, device=self.accelerator.device,
+        results = evaluate_base_and_trained(
+            self.recipe, self.c, self.lora, self.accelerator.device, f"step {self.step}"
         )
-        with self.lora.disabled():
-            base = run("base")
-        trained = run(f"step {self.step}")
-        results = [base, trained]
         if self.accelerator.is_main_process:
             ckpt.write_text_atomic(self.run_dir / "eval.json", json.dumps([vars(x) for x in results], indent=2))
         return results

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import torch
 import yaml
 
@@ -27,6 +29,17 @@ def test_run_trains_lora_and_writes_the_run_directory(cli, tmp_path):
     b_norm = sum(float(v.abs().sum()) for k, v in lora.items() if "lora_B" in k)
     assert b_norm > 0
     assert "held-out evaluation" in result.output and "toy_judge" in result.output
+    # `editrl eval` re-evaluates the latest checkpoint from fixed noise: the same numbers as the run's eval.json
+    evaluated = cli("eval", out, "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    again, saved = json.loads(evaluated.output), json.loads((out / "eval.json").read_text())
+    assert [r["label"] for r in again] == ["base", "step_000002"]
+    for a, b in zip(again, saved):
+        assert a["means"].keys() == b["means"].keys()
+        for task in a["means"]:
+            for metric, value in a["means"][task].items():
+                assert abs(value - b["means"][task][metric]) < 1e-5, (task, metric)
+    assert cli("eval", tmp_path / "nowhere").exit_code == 2
 
 
 def test_existing_run_is_not_overwritten(cli, tmp_path):
