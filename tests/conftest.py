@@ -7,25 +7,12 @@ import os
 # Idle OpenMP threads sleep instead of spinning: on a shared 2-core machine spinning makes torch 10–20× slower.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import json
-from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from tests_support import FAKE_PLUGIN
-
-REPO = Path(__file__).resolve().parents[1]
-TOY_RECIPE = REPO / "recipes" / "toy" / "neighbor_grpo.yaml"
-
-#: Overrides that shrink the toy recipe to seconds: 2 groups of 4 candidates, 4 solver steps, 2 anchors.
-TINY = [
-    "train.batch_size=2", "exploration.group_size=4", "solver.steps=4", "optimizer.anchors=2",
-    "eval.max_examples=6", "train.save_every=0",
-]
-
 
 @pytest.fixture
 def fake_distribution(tmp_path, monkeypatch):
@@ -59,12 +46,3 @@ def cli():
         return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
     return invoke
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-
-
-def latest_lora(run_dir: Path) -> dict[str, torch.Tensor]:
-    name = (run_dir / "checkpoints" / "latest").read_text().strip()
-    return load_file(str(run_dir / "checkpoints" / name / "lora.safetensors"))

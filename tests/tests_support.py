@@ -1,4 +1,32 @@
-"""Source of a third-party plugin module used by discovery and CLI tests."""
+"""Helpers shared by tests: the toy recipe and its shrinking overrides, run-directory readers, a third-party
+plugin's source. (Imported by name; ``conftest`` modules are not importable reliably across test folders.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+REPO = Path(__file__).resolve().parents[1]
+TOY_RECIPE = REPO / "recipes" / "toy" / "neighbor_grpo.yaml"
+
+#: Overrides that shrink the toy recipe to seconds: 2 groups of 4 candidates, 4 solver steps, 2 anchors.
+TINY = [
+    "train.batch_size=2", "exploration.group_size=4", "solver.steps=4", "optimizer.anchors=2",
+    "eval.max_examples=6", "train.save_every=0",
+]
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def latest_lora(run_dir: Path) -> dict[str, torch.Tensor]:
+    name = (run_dir / "checkpoints" / "latest").read_text().strip()
+    return load_file(str(run_dir / "checkpoints" / name / "lora.safetensors"))
+
 
 FAKE_PLUGIN = '''
 import torch

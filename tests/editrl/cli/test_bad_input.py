@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import TOY_RECIPE
+from tests_support import TOY_RECIPE
 
 
 def assert_clean_failure(result, *fragments):

@@ -8,7 +8,7 @@ import sys
 
 import torch
 
-from conftest import TINY, TOY_RECIPE, latest_lora, read_metrics
+from tests_support import TINY, TOY_RECIPE, latest_lora, read_metrics
 
 KILLER = '''
 import os

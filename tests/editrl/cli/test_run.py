@@ -7,7 +7,7 @@ import json
 import torch
 import yaml
 
-from conftest import TINY, TOY_RECIPE, latest_lora, read_metrics
+from tests_support import TINY, TOY_RECIPE, latest_lora, read_metrics
 
 
 def test_run_trains_lora_and_writes_the_run_directory(cli, tmp_path):

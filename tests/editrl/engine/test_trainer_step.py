@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import TINY, TOY_RECIPE
+from tests_support import TINY, TOY_RECIPE, read_metrics
 from editrl.engine.build import build_components, load_recipe
 from editrl.engine.rollout import integrate
 from editrl.engine.trainer import Trainer
@@ -60,8 +60,6 @@ def test_rc_grpo_recipe_runs_end_to_end(cli, tmp_path):
     out = tmp_path / "rc"
     result = cli("run", REPO_RC, *TINY, "train.steps=2", f"output_dir={out}")
     assert result.exit_code == 0, result.output
-    from conftest import read_metrics
-
     last = read_metrics(out)[-1]
     assert last["reward/acd/mean"] > 0 and "reward/toy_judge/consistency_group_std" in last
     assert last["explore/empty_masks"] == 0
