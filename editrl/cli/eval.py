@@ -27,7 +27,7 @@ def eval_run(
     from editrl.engine.build import build_components, load_recipe
     from editrl.engine.checkpoint import latest_checkpoint, load_checkpoint
     from editrl.engine.evaluation import evaluate_base_and_trained
-    from editrl.engine.lora import LoraController
+    from editrl.engine.lora import LoraController, lora_config
     from editrl.errors import EditrlError
 
     with user_errors():
@@ -41,16 +41,12 @@ def eval_run(
             raise EditrlError(f"run_dir: {run_dir} has no complete checkpoint yet")
         c = build_components(cfg, registry)
         import torch
-        from peft import LoraConfig
 
         device = torch.device("cuda" if cfg.train.device != "cpu" and torch.cuda.is_available() else "cpu")
         c.backbone.load(device)
         for metric in c.eval_metrics:
             metric.load(device)
-        targets = cfg.lora.target_modules or list(c.backbone.default_lora_targets)
-        lora = LoraController(
-            c.backbone.denoiser, LoraConfig(r=cfg.lora.rank, lora_alpha=cfg.lora.alpha, target_modules=targets)
-        )
+        lora = LoraController(c.backbone.denoiser, lora_config(cfg.lora, c.backbone))
         lora.load_state_dict(load_checkpoint(checkpoint)[0])
         results = evaluate_base_and_trained(cfg, c, lora, device, checkpoint.name)
     if as_json:

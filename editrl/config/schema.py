@@ -128,7 +128,7 @@ def build_recipe_model(registry: Registry) -> type[RecipeBase]:
 
 
 @cache
-def _cached_model(registry_id: int, registry: Registry) -> type[RecipeBase]:  # noqa: ARG001
+def _cached_model(registry: Registry) -> type[RecipeBase]:
     return build_recipe_model(registry)
 
 
@@ -164,7 +164,7 @@ def validate_recipe(data: dict[str, Any], registry: Registry, source: str = "rec
     Raises:
         RecipeError: with one ``location: message`` line per problem, all problems at once.
     """
-    model = _cached_model(id(registry), registry)
+    model = _cached_model(registry)
     try:
         recipe = model.model_validate(data)
     except ValidationError as exc:

@@ -13,6 +13,12 @@ from torch import nn
 TRAINED = "default"
 
 
+def lora_config(settings, backbone) -> LoraConfig:
+    """peft's config from a recipe's ``lora`` section; no target modules named → the backbone's defaults."""
+    targets = settings.target_modules or list(backbone.default_lora_targets)
+    return LoraConfig(r=settings.rank, lora_alpha=settings.alpha, lora_dropout=settings.dropout, target_modules=targets)
+
+
 class LoraController:
     """The LoRA adapters of one network. ``default`` is the trained adapter; others (θ_old copies) are frozen."""
 

@@ -25,14 +25,13 @@ import pluggy
 import torch
 import yaml
 from accelerate import Accelerator
-from peft import LoraConfig
 
 from editrl.config.schema import RecipeBase
 from editrl.engine import checkpoint as ckpt
 from editrl.engine.build import Components
 from editrl.engine.data import DataCursor
 from editrl.engine.evaluation import EvalResult, evaluate_base_and_trained
-from editrl.engine.lora import LoraController
+from editrl.engine.lora import LoraController, lora_config
 from editrl.engine.metrics import ChunkStats, MetricsLog
 from editrl.engine.rollout import integrate
 from editrl.engine.scoring import (
@@ -71,10 +70,8 @@ class Trainer:
         c.backbone.load(device)
         for reward in {id(x): x for x in [*c.rewards, *c.eval_metrics]}.values():
             reward.load(device)
-        targets = r.lora.target_modules or list(c.backbone.default_lora_targets)
-        lora_cfg = LoraConfig(r=r.lora.rank, lora_alpha=r.lora.alpha, lora_dropout=r.lora.dropout, target_modules=targets)
         try:
-            self.lora = LoraController(c.backbone.denoiser, lora_cfg)
+            self.lora = LoraController(c.backbone.denoiser, lora_config(r.lora, c.backbone))
         except ValueError as exc:
             raise EditrlError(f"lora.target_modules: {exc}") from None
         params = self.lora.trainable_parameters()
