@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import os
 import sys
 from collections.abc import Iterable
@@ -35,7 +36,7 @@ def get_plugin_manager(
     for name in [*blocked, *env_blocked]:
         pm.set_blocked(name)
     if entrypoints:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        _load_entry_points(pm)
     if extra_modules:
         cwd = os.getcwd()
         if cwd not in sys.path:
@@ -57,6 +58,22 @@ def get_plugin_manager(
         pm.trace.root.setwriter(lambda msg: print(msg, end="", file=sys.stderr))
         pm.enable_tracing()
     return pm
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    """Load the ``editrl`` entry points one name at a time, so that a plugin that fails to import is named.
+
+    pluggy's loader does the loading (it also records each plugin's distribution for ``editrl plugins``).
+    """
+    names = sorted({ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)})
+    for name in names:
+        try:
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
+        except Exception as exc:  # any import-time failure of third-party code
+            raise EditrlError(
+                f"plugins: the installed plugin {name!r} (entry point group {ENTRY_POINT_GROUP!r}) failed to load: "
+                f"{type(exc).__name__}: {exc}. Reinstall it, or skip it with {DISABLE_ENV}={name}"
+            ) from None
 
 
 def build_registry(pm: pluggy.PluginManager) -> Registry:

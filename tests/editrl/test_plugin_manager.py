@@ -61,3 +61,11 @@ def test_hook_without_spec_is_an_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(EditrlError, match="unknown hook 'editrl_register_component'"):
         get_plugin_manager(extra_modules=["typo_plugin"])
+
+
+def test_a_plugin_that_fails_to_import_is_named(fake_distribution):
+    (fake_distribution / "fake_editrl_vlm.py").write_text("import no_such_dependency_of_the_plugin\n")
+    with pytest.raises(EditrlError, match=r"'vlm' .*failed to load: ModuleNotFoundError.*EDITRL_DISABLE_PLUGINS=vlm"):
+        get_plugin_manager()
+    pm = get_plugin_manager(blocked=["vlm"])  # the way out the message names
+    assert pm.get_plugin("vlm") is None and pm.get_plugin("toy") is not None
