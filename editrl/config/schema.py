@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model, model_validator
 
 from editrl.component import Component, ComponentConfig
 from editrl.errors import RecipeError
@@ -46,6 +46,10 @@ class TrainSettings(ComponentConfig):
     """Clip the gradient norm to this value; null disables clipping."""
     grad_accum: int = Field(1, ge=1)
     """Steps whose gradients accumulate before one optimiser update (accelerate's gradient accumulation)."""
+    updates_per_rollout: int = Field(1, ge=1, le=64)
+    """AdamW updates made from each rollout (PPO-style epochs over the same samples, new anchors each time). From
+    the second update on θ ≠ θ_old, so the surrogate ratio leaves 1 and the clip acts; with 1 it stays exactly 1.
+    Needs grad_accum = 1."""
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"
     """accelerate mixed precision for the trained passes."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -56,6 +60,12 @@ class TrainSettings(ComponentConfig):
     """How many of the latest checkpoints to keep on disk."""
     log_every: int = Field(1, ge=1)
     """Write a metrics line every this many steps."""
+
+    @model_validator(mode="after")
+    def _one_way_to_reuse_a_rollout(self) -> TrainSettings:
+        if self.updates_per_rollout > 1 and self.grad_accum > 1:
+            raise ValueError("updates_per_rollout > 1 needs grad_accum = 1 (each update would be a micro-step)")
+        return self
 
 
 class EvalSettings(ComponentConfig):

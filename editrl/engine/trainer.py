@@ -8,7 +8,7 @@ One step (math.md §1–4):
     4. deterministic rollout under θ_old, storing states when the optimiser needs them;
     5. decode and score with every reward; standardise each term over the minibatch; weighted sum;
     6. group advantages (the optimiser's rule);
-    7. the optimiser's loss chunks (+ regularisers) → backward → clip → AdamW;
+    7. the optimiser's loss chunks (+ regularisers) → backward → clip → AdamW, ``updates_per_rollout`` times;
     8. log, checkpoint.
 """
 
@@ -188,6 +188,17 @@ class Trainer:
             self.adamw.zero_grad()
         return {"loss": total, "grad_norm": grad_norm, **stats.result()}
 
+    def optimise_rollout(self, rollout: Rollout, advantages: torch.Tensor) -> dict[str, float] | None:
+        """Step 7, ``train.updates_per_rollout`` times on the same rollout; diagnostics averaged over the updates
+        (``*_min``/``*_max`` reduced). None, and the remaining updates dropped, once an update is not finite."""
+        stats = ChunkStats()
+        for _ in range(self.recipe.train.updates_per_rollout):
+            update = self.optimise(rollout, advantages)
+            if update is None:
+                return None
+            stats.add(update, 1.0)
+        return stats.result()
+
     def _discard_gradients(self) -> None:
         for p in self.params:
             p.grad = None
@@ -209,7 +220,7 @@ class Trainer:
         if scores.finite:
             advantages, adv_stats = self.c.optimizer.advantages(scores.total, self.generator)  # step 6
             metrics.update(adv_stats)
-            train_stats = self.optimise(rollout, advantages)  # step 7
+            train_stats = self.optimise_rollout(rollout, advantages)  # step 7
         if train_stats is None:
             self.skipped_steps += 1
         else:

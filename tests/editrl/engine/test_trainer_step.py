@@ -64,3 +64,19 @@ def test_rc_grpo_recipe_runs_end_to_end(cli, tmp_path):
     assert last["reward/acd/mean"] > 0 and "reward/toy_judge/consistency_group_std" in last
     assert last["explore/empty_masks"] == 0
     assert "acd" in result.output  # ACD is also an evaluation metric of the recipe
+
+
+def test_later_updates_of_a_rollout_move_the_ratio(tmp_path):
+    # With one update per rollout θ = θ_old at loss time: ratio ≡ 1. From the second update on θ has moved, so the
+    # ratio leaves 1 (a large learning rate makes the move visible).
+    one = trainer_for(TOY_RECIPE, tmp_path / "one", "train.lr=0.05").train_step()
+    assert one["policy/ratio_min"] == pytest.approx(1, abs=1e-5) and one["policy/ratio_max"] == pytest.approx(1, abs=1e-5)
+    two = trainer_for(TOY_RECIPE, tmp_path / "two", "train.lr=0.05", "train.updates_per_rollout=2").train_step()
+    assert two["policy/ratio_max"] - two["policy/ratio_min"] > 1e-3
+    assert two["policy/approx_kl"] > 0
+
+
+def test_updates_per_rollout_excludes_grad_accum(cli, tmp_path):
+    result = cli("validate", TOY_RECIPE, "train.updates_per_rollout=2", "train.grad_accum=2")
+    assert result.exit_code == 2
+    assert "updates_per_rollout > 1 needs grad_accum = 1" in result.output
