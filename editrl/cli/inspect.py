@@ -35,7 +35,7 @@ def _fields(cls) -> list[tuple[str, str, str, str]]:
     for name, info in cls.Config.model_fields.items():
         default = "required" if info.is_required() else repr(info.get_default(call_default_factory=True))
         bounds = ", ".join(_bound(m) for m in info.metadata)
-        rows.append((name, default, bounds, (info.description or "").split("\n")[0]))
+        rows.append((name, default, bounds, " ".join((info.description or "").split())))  # the whole help, one paragraph
     return rows
 
 

@@ -8,8 +8,8 @@
   ``d_M(i) = ‖M⊙Δ_i‖² / (τ_in²·n_in) + ‖(1 − M)⊙Δ_i‖² / (τ_out²·n_out)``, ``Δ_i = x_{k+1}^i − x̂^{(a)}``, with n the
   number of latent elements (channels included) of each region; a region with no elements drops its term.
 
-Bandwidth (math.md §3.1): ``fixed`` uses the configured τ at every step. ``median`` sets τ² per (group, step[, region])
-to the **median over the G(G−1)/2 unordered candidate pairs i < j of the per-element mean squared distance between
+Bandwidth (math.md §3.1): ``fixed`` uses the configured τ at every step (the masked policy's default). ``median``
+sets τ² per (group, step[, region]) to the **median over the G(G−1)/2 unordered candidate pairs i < j of the per-element mean squared distance between
 the candidates' stored next states**, ``median_{i<j} mean_{elements ∈ region}((x_{k+1}^i − x_{k+1}^j)²)`` — the
 usual median (the mean of the two middle values for an even number of pairs), computed without gradient from the
 candidates only, so θ and θ_old see the same τ² and the ratio stays exactly 1 at θ = θ_old — floored at
@@ -211,11 +211,18 @@ class EuclideanPolicy(SurrogatePolicy):
 
 
 class MaskedPolicyConfig(BandwidthConfig):
+    bandwidth: Bandwidth = "fixed"
+    """``fixed`` (default): the configured τ_in, τ_out at every step, so their ratio sets how much the background
+    counts. ``median``: τ² per (group, step, region) from the candidates' own spread in that region. Under RDP the
+    background barely differs between candidates, so the per-region median scales those tiny differences up to the
+    edit region's weight; on the toy that makes the editor copy its source (benchmarks/results/toy_rdp_bandwidth.md)."""
     tau_in: float = Field(0.4, gt=0.0, le=100.0)
     """τ_in of ``bandwidth: fixed``, the edit region's bandwidth. 0.4 ≈ sqrt(2)·σ_in for σ_in = 0.3 (d ≈ 1 between
-    candidates at the first step). Smaller than τ_out relative to the region's spread → edit-driven ranking."""
-    tau_out: float = Field(0.03, gt=0.0, le=100.0)
-    """τ_out of ``bandwidth: fixed``, the background's bandwidth. 0.03 ≈ sqrt(2)·σ_out for σ_out = 0.02."""
+    candidates at the first step); scale it with σ_in."""
+    tau_out: float = Field(0.13, gt=0.0, le=100.0)
+    """τ_out of ``bandwidth: fixed``, the background's bandwidth. Smaller → the background dominates the ranking
+    (≈ sqrt(2)·σ_out = 0.03 made the toy copy its source); larger → the ranking ignores it and the background drifts.
+    τ_out/τ_in ≈ 1/3 kept the toy's background where the base editor had it (toy_rdp_bandwidth.md)."""
 
 
 class MaskedPolicy(SurrogatePolicy):

@@ -84,7 +84,7 @@ def test_rows_sum_to_one_and_shapes():
     mask = torch.zeros(2, 1, 3, 4)
     mask[0, :, :2, :2] = 1
     mask[1, :, 1:, :] = 1
-    for policy in (_euclidean(), _euclidean(bandwidth="fixed"), _masked(), _masked(bandwidth="fixed")):
+    for policy in (_euclidean(), _euclidean(bandwidth="fixed"), _masked(bandwidth="median"), _masked()):
         log_pi = policy.log_probs(prediction, candidates, mask)
         assert log_pi.shape == (2, 3, 5) and log_pi.dtype == torch.float32
         torch.testing.assert_close(log_pi.exp().sum(-1), torch.ones(2, 3))
@@ -148,7 +148,7 @@ def test_masked_policy_median_per_region():
     # Edit pairs: 4, 16, 4 → median τ_in² = 4. Background pairs: 0.01, 0.09, 0.04 → median τ_out² = 0.04.
     candidates = torch.tensor([[0.0, 0.0], [2.0, 0.1], [4.0, 0.3]]).reshape(1, 3, 1, 1, 2)
     mask = torch.tensor([1.0, 0.0]).reshape(1, 1, 1, 2)
-    policy = _masked()
+    policy = _masked(bandwidth="median")
     tau_in_sq, tau_out_sq = policy.bandwidth_sq(candidates, mask)
     torch.testing.assert_close(tau_in_sq, torch.tensor([4.0]))
     torch.testing.assert_close(tau_out_sq, torch.tensor([0.04]))
@@ -168,7 +168,8 @@ def test_masked_with_a_full_mask_is_euclidean():
     prediction = torch.randn(2, 2, 3, 2, 2, generator=gen)
     full = torch.ones(2, 1, 2, 2)
     torch.testing.assert_close(
-        _masked().log_probs(prediction, candidates, full), _euclidean().log_probs(prediction, candidates, None)
+        _masked(bandwidth="median").log_probs(prediction, candidates, full),
+        _euclidean().log_probs(prediction, candidates, None),
     )
     torch.testing.assert_close(
         _masked(bandwidth="fixed", tau_in=0.8).log_probs(prediction, candidates, full),
@@ -184,7 +185,7 @@ def test_empty_region_keeps_gradients_finite():
     candidates = torch.randn(1, 3, 2, 2, 2, generator=gen)
     prediction = torch.randn(1, 2, 2, 2, 2, generator=gen, requires_grad=True)
     for mask in (torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2)):
-        for policy in (_masked(), _masked(bandwidth="fixed")):
+        for policy in (_masked(bandwidth="median"), _masked()):
             log_pi = policy.log_probs(prediction, candidates, mask)
             (grad,) = torch.autograd.grad(log_pi[..., 0].sum(), prediction)
             assert torch.isfinite(log_pi).all() and torch.isfinite(grad).all()
@@ -213,7 +214,7 @@ def test_entropy():
 
 def test_configs():
     assert EuclideanPolicy.Config().bandwidth == "median"
-    assert MaskedPolicy.Config().bandwidth == "median"
+    assert MaskedPolicy.Config().bandwidth == "fixed"  # per-region medians collapse the toy (toy_rdp_bandwidth.md)
     for bad in ({"bandwidth": "mean"}, {"tau": 0.0}, {"median_floor": 0.0}, {"tau_in": 0.3}):
         with pytest.raises(pydantic.ValidationError):
             EuclideanPolicy.Config(**bad)
