@@ -2,10 +2,10 @@
 
 For each variant and seed it runs ``editrl run`` (two runs at a time, one thread each; finished runs are reused),
 then writes ``benchmarks/results/toy_ablation.md`` (held-out metrics, mean ± std over seeds, foreground and
-background separately) and ``toy_ablation_background_std.png`` (the within-group std of the background reward over
-training, global vs RDP: the seed's Fig. 5c). Before training it measures, with the base editor, the within-group
-std of the background reward at step 0 over many groups under global and RDP perturbation of equal strength
-inside the edit region.
+background separately) and ``toy_ablation_background_std.png`` (background drift and the within-group std of the
+background reward over training, global vs RDP: the seed's Fig. 5b, c). Before training it measures, with the base
+editor, the within-group std of the background reward at step 0 over many groups under global and RDP perturbation
+of equal strength inside the edit region.
 
     python benchmarks/toy_ablation.py --seeds 0 1 2
 """
@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 ABLATION = REPO / "recipes" / "toy" / "ablation"
 VARIANTS = {  # name: (recipe, extra overrides)
     "GRPO + global perturbation": (ABLATION / "grpo_global.yaml", []),
+    "GRPO + global perturbation, σ = 1.0 (RDP's σ_in)": (ABLATION / "grpo_global.yaml", ["exploration.sigma=1.0"]),
     "GRPO + RDP": (ABLATION / "grpo_rdp.yaml", []),
     "RDP + ACD (RC-GRPO)": (ABLATION / "rdp_acd.yaml", []),
     "control: RDP + ACD, shuffled advantages": (ABLATION / "rdp_acd.yaml", ["optimizer.shuffle_advantages=true"]),
@@ -39,6 +40,8 @@ STEP0 = {
     "RDP, σ_in = 1.0, σ_out = 0.02": (ABLATION / "grpo_rdp.yaml", ["exploration.sigma_in=1.0"]),
 }
 BACKGROUND_STD = "reward/toy_judge/consistency_group_std"
+DRIFT = "diag/background_drift"
+CURVES = ("GRPO + global perturbation", "GRPO + global perturbation, σ = 1.0 (RDP's σ_in)", "GRPO + RDP")
 
 
 def step0_background_std(recipe: Path, overrides: list[str], groups: int, seed: int) -> float:
@@ -97,26 +100,26 @@ def main() -> None:
                          f"{mean_std([r['masked_psnr/psnr_db'] for r in runs])}")
         per_task.append(f"| {name} | " + " | ".join(cells) + " |")
 
-    # 4. the background-std curves (seed Fig. 5c)
-    curves = {}
-    for name in ("GRPO + global perturbation", "GRPO + RDP"):
-        per_seed = []
-        for s in args.seeds:
-            rows_ = [json.loads(x) for x in (dirs[(name, s)] / "metrics.jsonl").read_text().splitlines()]
-            per_seed.append([r[BACKGROUND_STD] for r in rows_])
-        curves[name] = [statistics.mean(v) for v in zip(*per_seed)]
+    # 4. the training curves of the seed's Fig. 5(b)(c): background drift and background-reward spread within groups
+    panels = [(DRIFT, "(b) background drift within groups"), (BACKGROUND_STD, "(c) within-group std, background reward")]
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for name, ys in curves.items():
-        ax.plot(range(1, len(ys) + 1), ys, label=name)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("within-group std of the background reward")
-    ax.set_title(f"toy editor, mean over seeds {args.seeds}")
-    ax.legend()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for ax, (key, title) in zip(axes, panels):
+        for name in CURVES:
+            per_seed = []
+            for s in args.seeds:
+                lines_ = (dirs[(name, s)] / "metrics.jsonl").read_text().splitlines()
+                per_seed.append([json.loads(x)[key] for x in lines_])
+            ys = [statistics.mean(v) for v in zip(*per_seed)]  # mean over seeds, per step
+            ax.plot(range(1, len(ys) + 1), ys, label=name)
+        ax.set_xlabel("training step")
+        ax.set_title(title, fontsize=10)
+    axes[0].legend()
+    fig.suptitle(f"toy editor, mean over seeds {args.seeds}", fontsize=10)
     fig.tight_layout()
     args.results.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.results / "toy_ablation_background_std.png", dpi=120)

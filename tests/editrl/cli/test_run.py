@@ -87,3 +87,17 @@ def test_third_party_reward_is_listed_validated_and_used(cli, tmp_path, fake_dis
                  "train.steps=1", "eval.at_end=false", f"output_dir={out}")
     assert result.exit_code == 0, result.output
     assert "reward/brightness/mean" in read_metrics(out)[0]
+
+
+def test_readme_commands_name_recipes_that_validate(cli):
+    # The README's quickstart and its other `editrl run` lines must stay true: each recipe exists and validates.
+    import re
+
+    from tests_support import REPO
+
+    readme = (REPO / "README.md").read_text()
+    quickstart = re.search(r'pip install -e "\.\[dev\]" && editrl run (\S+)', readme)
+    assert quickstart is not None and quickstart.group(1) == "recipes/toy/rc_grpo.yaml"
+    for recipe in sorted(set(re.findall(r"editrl run (recipes/\S+\.yaml)", readme))):
+        result = cli("validate", REPO / recipe)
+        assert result.exit_code == 0, (recipe, result.output)
