@@ -1,8 +1,9 @@
 """Running many toy recipes and tabulating their held-out evaluations (shared by toy_ablation.py and toy_sweep.py).
 
 A run is ``editrl run RECIPE OVERRIDES seed=S output_dir=DIR`` in a subprocess with one thread, so that two runs share
-2 cores. DIR is named by a fingerprint of the recipe file's text and the overrides, so a run whose ``eval.json`` exists is
-reused only while neither changed (by any script using the same root), and a killed one resumes from its checkpoint.
+2 cores. DIR is named by a fingerprint of the recipe file's text and the overrides, so a run whose ``eval.json``
+exists is reused only while neither changed (by any script using the same root), and a killed one resumes from its
+checkpoint.
 """
 
 from __future__ import annotations
