@@ -12,8 +12,9 @@ from rich.table import Table
 
 from editrl.errors import EditrlError, RecipeError
 
-console = Console()
-console_err = Console(stderr=True)
+# Messages are never wrapped: a log file or a pipe gets each message on one line, whatever the terminal's width.
+console = Console(soft_wrap=True)
+console_err = Console(stderr=True, soft_wrap=True)
 
 #: Exit code for bad input (recipes, overrides, missing files or weights).
 BAD_INPUT = 2

@@ -73,3 +73,14 @@ def test_regularizer_needing_what_the_optimizer_lacks(cli, tmp_path, monkeypatch
 def test_valid_recipe(cli):
     result = cli("validate", TOY_RECIPE)
     assert result.exit_code == 0 and "is a valid recipe" in result.output
+
+
+def test_messages_are_never_wrapped(cli, tmp_path):
+    """A long recipe path must not break the message mid-sentence (output that is not a terminal is 80 columns)."""
+    deep = tmp_path.joinpath(*["a_rather_long_folder_name"] * 6)
+    deep.mkdir(parents=True)
+    recipe = deep / "neighbor_grpo.yaml"
+    recipe.write_text(TOY_RECIPE.read_text())
+    result = cli("validate", recipe, "train.steps=0")
+    assert_clean_failure(result, f"{recipe} is not a valid recipe:")
+    assert any(line.startswith("error:") and line.endswith("is not a valid recipe:") for line in result.output.splitlines())
