@@ -7,6 +7,7 @@ import importlib.metadata
 import os
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import pluggy
 
@@ -18,8 +19,22 @@ ENTRY_POINT_GROUP = "editrl"
 DISABLE_ENV = "EDITRL_DISABLE_PLUGINS"
 
 
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """An installed plugin whose entry point failed to load (listed by ``editrl plugins`` instead of failing)."""
+
+    name: str
+    distribution: str
+    version: str
+    reason: str
+
+
 def get_plugin_manager(
-    *, entrypoints: bool = True, extra_modules: Iterable[str] = (), blocked: Iterable[str] = ()
+    *,
+    entrypoints: bool = True,
+    extra_modules: Iterable[str] = (),
+    blocked: Iterable[str] = (),
+    broken: list[BrokenPlugin] | None = None,
 ) -> pluggy.PluginManager:
     """Return a plugin manager with the installed ``editrl`` entry points and local modules registered.
 
@@ -29,6 +44,8 @@ def get_plugin_manager(
             imported with the current directory on ``sys.path``.
         blocked: plugin names (entry-point names or module names) not to load; ``EDITRL_DISABLE_PLUGINS=a,b``
             adds to these.
+        broken: when given, an installed plugin that fails to load is appended here and skipped; otherwise it is
+            an :class:`EditrlError` naming it and the way to skip it.
     """
     pm = pluggy.PluginManager("editrl")
     pm.add_hookspecs(hookspecs)
@@ -36,7 +53,7 @@ def get_plugin_manager(
     for name in [*blocked, *env_blocked]:
         pm.set_blocked(name)
     if entrypoints:
-        _load_entry_points(pm)
+        _load_entry_points(pm, broken)
     if extra_modules:
         cwd = os.getcwd()
         if cwd not in sys.path:
@@ -60,20 +77,24 @@ def get_plugin_manager(
     return pm
 
 
-def _load_entry_points(pm: pluggy.PluginManager) -> None:
+def _load_entry_points(pm: pluggy.PluginManager, broken: list[BrokenPlugin] | None) -> None:
     """Load the ``editrl`` entry points one name at a time, so that a plugin that fails to import is named.
 
     pluggy's loader does the loading (it also records each plugin's distribution for ``editrl plugins``).
     """
-    names = sorted({ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)})
-    for name in names:
+    points = {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    for name in sorted(points):
         try:
             pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
         except Exception as exc:  # any import-time failure of third-party code
-            raise EditrlError(
-                f"plugins: the installed plugin {name!r} (entry point group {ENTRY_POINT_GROUP!r}) failed to load: "
-                f"{type(exc).__name__}: {exc}. Reinstall it, or skip it with {DISABLE_ENV}={name}"
-            ) from None
+            reason = f"{type(exc).__name__}: {exc}"
+            if broken is None:
+                raise EditrlError(
+                    f"plugins: the installed plugin {name!r} (entry point group {ENTRY_POINT_GROUP!r}) failed to "
+                    f"load: {reason}. Reinstall it, or skip it with {DISABLE_ENV}={name}"
+                ) from None
+            dist = points[name].dist
+            broken.append(BrokenPlugin(name, dist.name if dist else "?", dist.version if dist else "-", reason))
 
 
 def build_registry(pm: pluggy.PluginManager) -> Registry:
@@ -81,6 +102,22 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     registry = Registry()
     pm.hook.editrl_register_components(registry=registry)
     return registry
+
+
+def plugin_commands(pm: pluggy.PluginManager) -> dict[str, list[str]]:
+    """The CLI commands each plugin adds (its ``editrl_register_commands``, run on a scratch app), by plugin name."""
+    import typer
+
+    everyone = [plugin for _, plugin in pm.list_name_plugin()]
+    out: dict[str, list[str]] = {}
+    for impl in pm.hook.editrl_register_commands.get_hookimpls():
+        scratch = typer.Typer()
+        others = [p for p in everyone if p is not impl.plugin]
+        pm.subset_hook_caller("editrl_register_commands", remove_plugins=others)(app=scratch)
+        names = [c.name or c.callback.__name__.replace("_", "-") for c in scratch.registered_commands]
+        names += [g.name or g.typer_instance.info.name for g in scratch.registered_groups]
+        out[impl.plugin_name] = sorted(n for n in names if n)
+    return out
 
 
 def plugin_of(pm: pluggy.PluginManager, cls: type) -> str:

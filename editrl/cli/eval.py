@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from editrl.cli.output import console, eval_table, user_errors
+from editrl.cli.output import eval_table, print_table, user_errors
 from editrl.cli.run import PluginOpt
 
 
@@ -25,9 +24,10 @@ def eval_run(
       editrl eval runs/toy_neighbor_grpo --json
     """
     from editrl.engine.build import build_components, load_recipe
-    from editrl.engine.checkpoint import latest_checkpoint, load_checkpoint
+    from editrl.engine.checkpoint import latest_checkpoint, load_checkpoint, step_label
     from editrl.engine.evaluation import evaluate_base_and_trained
     from editrl.engine.lora import LoraController, lora_config
+    from editrl.engine.metrics import dumps_json
     from editrl.errors import EditrlError
 
     with user_errors():
@@ -47,9 +47,10 @@ def eval_run(
         for metric in c.eval_metrics:
             metric.load(device)
         lora = LoraController(c.backbone.denoiser, lora_config(cfg.lora, c.backbone))
-        lora.load_state_dict(load_checkpoint(checkpoint)[0])
-        results = evaluate_base_and_trained(cfg, c, lora, device, checkpoint.name)
+        lora_state, state = load_checkpoint(checkpoint)
+        lora.load_state_dict(lora_state)
+        results = evaluate_base_and_trained(cfg, c, lora, device, step_label(int(state["step"])))
     if as_json:
-        typer.echo(json.dumps([vars(r) for r in results], indent=2))
+        typer.echo(dumps_json([vars(r) for r in results], indent=2))
     else:
-        console.print(eval_table(results, title=f"held-out evaluation of {run_dir}"))
+        print_table(eval_table(results, title=f"held-out evaluation of {run_dir}"))

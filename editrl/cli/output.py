@@ -1,13 +1,13 @@
-"""Console output shared by the commands: error bullets, evaluation tables, the progress display."""
+"""Console output shared by the commands: error bullets, tables, evaluation tables, the progress display."""
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from editrl.errors import EditrlError, RecipeError
@@ -18,6 +18,10 @@ console_err = Console(stderr=True, soft_wrap=True)
 
 #: Exit code for bad input (recipes, overrides, missing files or weights).
 BAD_INPUT = 2
+#: Exit code of a run that skipped more than half of its steps (non-finite rewards, losses or gradients).
+MOSTLY_SKIPPED = 3
+#: Widest a table is printed when the output is not a terminal (a log file has no width; 80 columns truncates).
+LOG_TABLE_WIDTH = 240
 
 
 @contextlib.contextmanager
@@ -26,7 +30,10 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except RecipeError as exc:
-        console_err.print(f"[bold red]error:[/] {exc.source} is not a valid recipe:")
+        from editrl.config.loading import OverrideError  # here, not at import: the config package imports torch
+
+        heading = "invalid override:" if isinstance(exc, OverrideError) else f"{exc.source} is not a valid recipe:"
+        console_err.print(f"[bold red]error:[/] {heading}")
         for problem in exc.problems:
             console_err.print(f"  • {problem}", markup=False, highlight=False)
         raise typer.Exit(BAD_INPUT) from None
@@ -36,15 +43,42 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(BAD_INPUT) from None
 
 
+def warn(message: str) -> None:
+    """One ``warning:`` line on stderr (above the progress bar when one is shown)."""
+    console_err.print("[yellow]warning:[/] ", end="")
+    console_err.print(message, markup=False, highlight=False)
+
+
+def print_table(table: Table) -> None:
+    """Print a table whole: on a terminal at its width, elsewhere as wide as the table needs (up to a limit)."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    natural = console.measure(table, options=console.options.update_width(LOG_TABLE_WIDTH)).maximum
+    Console(soft_wrap=True, width=max(console.width, min(natural, LOG_TABLE_WIDTH))).print(table)
+
+
+def name_column(table: Table, header: str) -> None:
+    """A column of names (components, fields, plugins, metrics): never wrapped or cut."""
+    table.add_column(header, no_wrap=True, overflow="fold")
+
+
+def fmt(value: float | None) -> str:
+    """A diagnostic in 3 significant digits (``-1.23e-05``, ``0.512``, ``nan``), never ``-0.0000``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "nan"
+    return f"{value:.3g}"
+
+
 def eval_table(results, title: str = "held-out evaluation") -> Table:
     """Rows: metric × task type; columns: each evaluated model (base first), and Δ of the last over the first."""
     table = Table(title=title)
-    table.add_column("task")
-    table.add_column("metric")
+    name_column(table, "task")
+    name_column(table, "metric")
     for r in results:
-        table.add_column(r.label, justify="right")
+        table.add_column(r.label, justify="right", no_wrap=True)
     if len(results) > 1:
-        table.add_column("Δ", justify="right")
+        table.add_column("Δ", justify="right", no_wrap=True)
     tasks = ["all", *sorted(t for t in results[0].means if t != "all")]
     for task in tasks:
         for metric in results[0].means[task]:
@@ -58,26 +92,48 @@ def eval_table(results, title: str = "held-out evaluation") -> Table:
 
 
 class StepProgress:
-    """A rich progress bar whose description shows the latest reward and loss."""
+    """Training progress: a rich bar on a terminal; otherwise one plain line per logged step, so a log file shows
+    the run as it goes. Either way, every skipped step (non-finite reward, loss or gradient) is a warning."""
 
-    def __init__(self, total: int, done: int = 0) -> None:
-        self.bar = Progress(
-            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-        )
-        self.task = self.bar.add_task("", total=total, completed=done)
+    def __init__(self, total: int, done: int = 0, log_every: int = 1, skipped: int = 0) -> None:
+        self.log_every = log_every
+        self.skipped = skipped
+        self.bar = None
+        if console.is_terminal:
+            from rich.progress import (
+                BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+            )
+            self.task = self.bar.add_task("", total=total, completed=done)
 
     def __enter__(self) -> StepProgress:
-        self.bar.__enter__()
+        if self.bar is not None:
+            self.bar.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.bar.__exit__(*exc)
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
 
     def __call__(self, step: int, total: int, metrics: dict) -> None:
-        reward = next((v for k, v in metrics.items() if k.startswith("reward/") and k.endswith("/mean")), float("nan"))
-        loss = metrics.get("loss", float("nan"))
-        self.bar.update(
-            self.task, completed=step,
-            description=f"reward {reward:.3f} · loss {loss:+.4f} · {metrics['time/step_s']:.2f}s/step",
+        skipped = int(metrics["skipped_steps"])
+        if skipped > self.skipped:
+            means = [v for k, v in metrics.items() if k.startswith("reward/") and k.endswith("/mean")]
+            cause = "the loss or a gradient" if all(v is not None and math.isfinite(v) for v in means) else "a reward"
+            warn(
+                f"step {step} skipped: {cause} was not finite, the weights were not updated "
+                f"({skipped} of {step} steps skipped so far)"
+            )
+        self.skipped = skipped
+        text = (
+            f"reward {fmt(metrics.get('reward/weighted_mean'))} · loss {fmt(metrics.get('loss'))} · "
+            f"skipped {skipped} · {metrics['time/step_s']:.2f}s/step"
         )
+        if self.bar is not None:
+            self.bar.update(self.task, completed=step, description=text)
+        elif step % self.log_every == 0 or step == total:
+            console.print(f"step {step}/{total} · {text}", markup=False, highlight=False)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from editrl.cli.output import StepProgress, console, eval_table, user_errors
+from editrl.cli.output import MOSTLY_SKIPPED, StepProgress, console, console_err, eval_table, print_table, user_errors
 
 OverridesArg = Annotated[
     list[str] | None,
@@ -24,7 +24,7 @@ def run(
     plugin: PluginOpt = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in output_dir (same as resume=true).")] = False,
 ) -> None:
-    """Train an editor as a recipe says.
+    """Train an editor as a recipe says. Exit code 2: bad input; 3: more than half of the steps were skipped.
 
     Examples:
 
@@ -41,13 +41,25 @@ def run(
     with user_errors():
         extra = [*(overrides or []), *(["resume=true"] if resume else [])]
         cfg, registry = load_recipe(recipe, extra, extra_plugins=plugin or [])
-        pm = get_plugin_manager(extra_modules=[*cfg.plugins, *(plugin or [])])
+        # the run's recipe.yaml records every local plugin module, so `editrl eval RUN_DIR` loads them again
+        cfg = cfg.model_copy(update={"plugins": list(dict.fromkeys([*cfg.plugins, *(plugin or [])]))})
+        pm = get_plugin_manager(extra_modules=cfg.plugins)
         trainer = Trainer(cfg, build_components(cfg, registry), pm)
         trainer.setup()
         console.print(f"run directory: [bold]{trainer.run_dir}[/]" + (f" (resumed at step {trainer.step})" if trainer.step else ""))
-        with StepProgress(cfg.train.steps, trainer.step) as progress:
+        with StepProgress(cfg.train.steps, trainer.step, cfg.train.log_every, trainer.skipped_steps) as progress:
             trainer.train(progress)
         if cfg.eval.at_end:
             results = trainer.evaluate()
-            console.print(eval_table(results))
+            print_table(eval_table(results))
             console.print(f"saved {trainer.run_dir / 'eval.json'}")
+    skipped, steps = trainer.skipped_steps, trainer.step
+    why = " (non-finite reward, loss or gradient: the weights were not updated)" if skipped else ""
+    console.print(f"{steps} steps, {skipped} skipped{why}", highlight=False)
+    if 2 * skipped > steps:
+        console_err.print(
+            f"[bold red]error:[/] {skipped} of {steps} steps were skipped (the weights were updated on "
+            f"{steps - skipped}); lower train.lr or lora.alpha, or check the rewards in "
+            f"{trainer.run_dir / 'metrics.jsonl'} (exit code {MOSTLY_SKIPPED})"
+        )
+        raise typer.Exit(MOSTLY_SKIPPED)

@@ -10,6 +10,13 @@ import yaml
 from editrl.errors import RecipeError
 
 
+class OverrideError(RecipeError):
+    """A ``key=value`` override on the command line is malformed; the problem names the override."""
+
+    def __init__(self, override: str, problem: str) -> None:
+        super().__init__("overrides", [f"{override!r}: {problem}"])
+
+
 def load_recipe_dict(path: str | Path) -> dict[str, Any]:
     """Read a recipe file into a dict. Missing files and malformed YAML raise :class:`RecipeError`."""
     path = Path(path)
@@ -31,7 +38,7 @@ def load_recipe_dict(path: str | Path) -> dict[str, Any]:
 
 def _parse_key(key: str, override: str) -> list[str | int]:
     if not key or any(not part for part in key.split(".")):
-        raise RecipeError("overrides", [f"{override!r}: expected key=value with a dotted key such as train.steps=10"])
+        raise OverrideError(override, "expected key=value with a dotted key such as train.steps=10")
     return [int(p) if p.lstrip("-").isdigit() else p for p in key.split(".")]
 
 
@@ -40,16 +47,16 @@ def _descend(node: Any, path: list[str | int], override: str, *, create: bool) -
         where = ".".join(map(str, path[: depth + 1]))
         if isinstance(node, list):
             if not isinstance(part, int) or not -len(node) <= part < len(node):
-                raise RecipeError("overrides", [f"{override!r}: {where} is not an index of a list of {len(node)}"])
+                raise OverrideError(override, f"{where} is not an index of a list of {len(node)}")
             node = node[part]
         elif isinstance(node, dict):
             if part not in node:
                 if not create:
-                    raise RecipeError("overrides", [f"{override!r}: {where} is not in the recipe"])
+                    raise OverrideError(override, f"{where} is not in the recipe")
                 node[part] = {}
             node = node[part]
         else:
-            raise RecipeError("overrides", [f"{override!r}: {where} is inside a {type(node).__name__}, not a section"])
+            raise OverrideError(override, f"{where} is inside a {type(node).__name__}, not a section")
     return node
 
 
@@ -58,7 +65,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
     ``a.b=1`` sets (values parsed as YAML: ``1`` int, ``0.5`` float, ``true`` bool, ``[1, 2]`` list, ``null``),
     ``rewards.0.weight=2`` indexes a list, ``rewards.2={type: x}`` appends when the index equals the list's length,
-    ``~a.b`` deletes.
+    ``~a.b`` deletes. Setting a component's ``type`` to another one (``exploration.type=iid``) replaces the whole
+    section with ``{type: iid}``: the old component's fields are not the new one's. Later overrides of the same
+    command apply on top (``exploration.type=iid exploration.sigma=0.5``).
     """
     for override in overrides:
         if override.startswith("~"):
@@ -68,10 +77,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             try:
                 del parent[last]  # type: ignore[index]
             except (KeyError, IndexError, TypeError):
-                raise RecipeError("overrides", [f"{override!r}: nothing to delete at {override[1:]}"]) from None
+                raise OverrideError(override, f"nothing to delete at {override[1:]}") from None
             continue
         if "=" not in override:
-            raise RecipeError("overrides", [f"{override!r}: expected key=value (e.g. train.steps=10) or ~key"])
+            raise OverrideError(override, "expected key=value (e.g. train.steps=10) or ~key")
         key, raw = override.split("=", 1)
         path = _parse_key(key.strip(), override)
         try:
@@ -86,9 +95,11 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             elif isinstance(last, int) and -len(parent) <= last < len(parent):
                 parent[last] = value
             else:
-                raise RecipeError("overrides", [f"{override!r}: {key} is not an index of a list of {len(parent)}"])
+                raise OverrideError(override, f"{key} is not an index of a list of {len(parent)}")
         elif isinstance(parent, dict):
+            if last == "type" and "type" in parent and parent["type"] != value:
+                parent.clear()  # another component: none of the old one's fields carry over
             parent[last] = value
         else:
-            raise RecipeError("overrides", [f"{override!r}: cannot set a key inside a {type(parent).__name__}"])
+            raise OverrideError(override, f"cannot set a key inside a {type(parent).__name__}")
     return data

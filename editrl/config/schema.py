@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from functools import cache
 from typing import Annotated, Any, Literal, Union
 
@@ -60,6 +61,9 @@ class TrainSettings(ComponentConfig):
     """How many of the latest checkpoints to keep on disk."""
     log_every: int = Field(1, ge=1)
     """Write a metrics line every this many steps."""
+    log_with: list[Literal["tensorboard", "wandb"]] = Field(default_factory=list, max_length=2)
+    """Also send the metrics through these accelerate trackers (rank 0, logs under the run's ``trackers/``, the
+    resolved recipe as the run's config); ``wandb`` needs ``pip install 'editrl[wandb]'``."""
 
     @model_validator(mode="after")
     def _one_way_to_reuse_a_rollout(self) -> TrainSettings:
@@ -77,6 +81,9 @@ class EvalSettings(ComponentConfig):
     """Examples per evaluation batch."""
     seed: int = 1234
     """Seed of the fixed evaluation noise (one initial noise per example, independent of batching)."""
+    samples: int = Field(4, ge=0, le=64)
+    """Save the first this many held-out examples' source, base edit, trained edit and target in the run directory
+    (samples.safetensors and the sheet samples.png); 0 saves none."""
 
 
 class RecipeBase(BaseModel):
@@ -164,8 +171,40 @@ def _message(err: dict[str, Any], registry: Registry) -> str:
         tag = err.get("ctx", {}).get("tag")
         return f"unknown {kind} type {tag!r}; expected one of: {', '.join(registry.names(kind))}"
     if err["type"] == "extra_forbidden":
-        return "unknown key (not a field of this section; see `editrl ls` for the fields)"
+        return _unknown_key(loc, registry)
     return err["msg"]
+
+
+def section_fields(loc: tuple[Any, ...], registry: Registry) -> list[str]:
+    """The field names of the mapping at ``loc`` (a pydantic location, discriminator tags included)."""
+    parts = list(loc)
+    if not parts:
+        return list(_cached_model(registry).model_fields)
+    tag_at = {**{s: 1 for s in SINGLE_SECTIONS}, **{s: 2 for s in LIST_SECTIONS}}.get(parts[0])
+    kind = SINGLE_SECTIONS.get(parts[0]) or LIST_SECTIONS.get(parts[0])
+    if parts[:2] == ["eval", "metrics"]:
+        tag_at, kind = 3, "reward"
+    if tag_at is not None and len(parts) == tag_at + 1 and parts[tag_at] in registry.names(kind):
+        return ["type", *registry.get(kind, parts[tag_at]).Config.model_fields]
+    model = _cached_model(registry)
+    for part in parts:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _unknown_key(loc: tuple[Any, ...], registry: Registry) -> str:
+    """``unknown key``, the closest field names of the section ("did you mean") and where to list them."""
+    fields = section_fields(loc[:-1], registry)
+    where = _location(loc[:-1])
+    prefix = "" if where == "(top level)" else f"{where}."
+    close = difflib.get_close_matches(str(loc[-1]), fields, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(f'`{prefix}{c}`' for c in close)}? " if close else ""
+    section = str(loc[0]) if len(loc) > 1 else "recipe"
+    return f"unknown key ({hint}`editrl ls {section}` lists the fields)"
 
 
 def validate_recipe(data: dict[str, Any], registry: Registry, source: str = "recipe") -> RecipeBase:

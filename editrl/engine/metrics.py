@@ -23,9 +23,29 @@ class MetricsLog:
         write_text_atomic(self.path, "".join(f"{line}\n" for line in kept))
 
     def write(self, metrics: dict[str, Any]) -> None:
-        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
         with open(self.path, "a") as f:
-            f.write(json.dumps(clean) + "\n")
+            f.write(dumps_json(metrics) + "\n")
+
+
+def finite_or_none(value: Any) -> Any:
+    """``value`` with every non-finite float inside it (dicts, lists) replaced by None, so JSON gets ``null``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(v) for v in value]
+    return value
+
+
+def dumps_json(value: Any, indent: int | None = None) -> str:
+    """Strict JSON (never the bare ``NaN``/``Infinity`` tokens): non-finite numbers are written as ``null``."""
+    return json.dumps(finite_or_none(value), indent=indent, allow_nan=False)
+
+
+def weighted_reward(names: list[str], weights: list[float], metrics: dict[str, Any]) -> float:
+    """Σ_i w_i · mean_i over the reward terms: the raw (unstandardised) total reward of a step, for display."""
+    return sum(w * metrics.get(f"reward/{n}/mean", math.nan) for n, w in zip(names, weights))
 
 
 class ChunkStats:

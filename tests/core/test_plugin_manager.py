@@ -6,7 +6,7 @@ import pytest
 from tests_support import FAKE_PLUGIN
 
 from editrl.errors import EditrlError
-from editrl.plugin_manager import build_registry, get_plugin_manager, plugin_of
+from editrl.plugin_manager import build_registry, get_plugin_manager, plugin_commands, plugin_of
 
 def test_builtins_are_entry_points():
     pm = get_plugin_manager()
@@ -69,3 +69,21 @@ def test_a_plugin_that_fails_to_import_is_named(fake_distribution):
         get_plugin_manager()
     pm = get_plugin_manager(blocked=["vlm"])  # the way out the message names
     assert pm.get_plugin("vlm") is None and pm.get_plugin("toy") is not None
+
+
+def test_editrl_plugins_lists_a_broken_plugin_with_the_reason(cli, fake_distribution):
+    (fake_distribution / "fake_editrl_vlm.py").write_text("import no_such_dependency_of_the_plugin\n")
+    listing = cli("plugins")
+    assert listing.exit_code == 0, listing.output
+    row = next(line for line in listing.output.splitlines() if line.strip().startswith("vlm "))
+    assert "fake-editrl-vlm 0.1" in row
+    assert "broken: ModuleNotFoundError: No module named 'no_such_dependency_of_the_plugin'" in row
+    assert "toy_editor" in listing.output  # the others are listed as usual
+    assert "EDITRL_DISABLE_PLUGINS=vlm" in listing.output
+    # every other command keeps refusing to run with it, naming it and the way out
+    other = cli("ls", "reward")
+    assert other.exit_code == 2 and "'vlm'" in other.output and "EDITRL_DISABLE_PLUGINS=vlm" in other.output
+
+
+def test_plugin_commands_are_listed_by_plugin():
+    assert plugin_commands(get_plugin_manager())["toy"] == ["toy"]

@@ -20,7 +20,12 @@ def assert_clean_failure(result, *fragments):
         ("rewards.0.type=nope", ["rewards.0: unknown reward type 'nope'; expected one of:", "toy_judge", "masked_psnr"]),
         ("train.steps=abc", ["train.steps: Input should be a valid integer"]),
         ("exploration.sigma=2", ["exploration.sigma: Input should be less than or equal to 1"]),
-        ("optimizer.foo=1", ["optimizer.foo: unknown key"]),
+        ("optimizer.foo=1", ["optimizer.foo: unknown key (`editrl ls optimizer` lists the fields)"]),
+        # "did you mean": difflib over the fields of the section the key is in
+        ("train.stpes=5", ["train.stpes: unknown key (did you mean `train.steps`? `editrl ls train` lists the fields)"]),
+        ("exploration.sigmaa=0.5", ["exploration.sigmaa: unknown key (did you mean `exploration.sigma`?"]),
+        ("rewards.0.wieght=2", ["rewards.0.wieght: unknown key (did you mean `rewards.0.weight`? `editrl ls rewards`"]),
+        ("seeed=1", ["seeed: unknown key (did you mean `seed`? `editrl ls recipe` lists the fields)"]),
         ("~backbone", ["backbone: Field required"]),
         ("policy=null", ["policy: optimizer 'grpo_clip' needs a surrogate policy; add one of:", "euclidean"]),
         ("exploration={type: rdp, group_size: 4}", ["rdp"]),
@@ -49,7 +54,17 @@ def test_missing_file_malformed_yaml_and_bad_override(cli, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("backbone: {type: toy_editor\n")
     assert_clean_failure(cli("validate", bad), "malformed YAML: line")
-    assert_clean_failure(cli("validate", TOY_RECIPE, "train.steps"), "expected key=value")
+    bad_override = cli("validate", TOY_RECIPE, "train.steps")
+    assert_clean_failure(bad_override, "error: invalid override:\n  • 'train.steps': expected key=value")
+    assert "not a valid recipe" not in bad_override.output
+
+
+def test_switching_a_component_by_its_type_replaces_the_section(cli):
+    # global_neighborhood's sigma is not a field of rdp: the section becomes {type: rdp}, then group_size applies
+    result = cli("validate", TOY_RECIPE, "exploration.type=rdp", "exploration.group_size=4")
+    assert result.exit_code == 0, result.output
+    kept = cli("validate", TOY_RECIPE, "exploration.type=rdp", "exploration.sigma=0.3")  # later overrides on top
+    assert_clean_failure(kept, "exploration.sigma: unknown key")
 
 
 def test_regularizer_needing_what_the_optimizer_lacks(cli, tmp_path, monkeypatch):

@@ -61,3 +61,21 @@ def test_resume_refuses_a_changed_recipe(cli, tmp_path):
     longer = cli("run", TOY_RECIPE, *TINY, "train.steps=2", "eval.at_end=false", f"output_dir={out}", "--resume")
     assert longer.exit_code == 0, longer.output
     assert [m["step"] for m in read_metrics(out)] == [1, 2]
+    recipe_before = (out / "recipe.yaml").read_bytes()
+    shorter = cli("run", TOY_RECIPE, *TINY, "train.steps=1", "eval.at_end=false", f"output_dir={out}", "--resume")
+    assert shorter.exit_code == 2
+    assert f"train.steps: 1 is below step 2, which the run in {out} already reached" in shorter.output
+    assert (out / "recipe.yaml").read_bytes() == recipe_before  # refused before anything was rewritten
+
+
+def test_resume_needs_a_checkpoint_in_output_dir(cli, tmp_path):
+    missing = tmp_path / "runs" / "mistyped"
+    result = cli("run", TOY_RECIPE, *TINY, "train.steps=1", f"output_dir={missing}", "resume=true")
+    assert result.exit_code == 2
+    assert f"output_dir: resume=true, but {missing} does not exist" in result.output
+    assert not missing.exists()  # no fresh run was started there
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = cli("run", TOY_RECIPE, *TINY, "train.steps=1", f"output_dir={empty}", "--resume")
+    assert result.exit_code == 2 and f"{empty} holds no checkpoint" in result.output
+    assert list(empty.iterdir()) == []

@@ -20,6 +20,15 @@ def test_overrides_index_lists_append_and_create_sections():
     assert data["lora"] == {"rank": 4}
 
 
+def test_a_new_type_replaces_the_section_and_later_overrides_apply_on_top():
+    data = {"exploration": {"type": "a", "sigma": 0.3, "group_size": 8}, "rewards": [{"type": "r", "weight": 2.0}]}
+    out = apply_overrides(data, ["exploration.type=b", "exploration.group_size=4", "rewards.0.type=s"])
+    assert out["exploration"] == {"type": "b", "group_size": 4}  # sigma was a's, group_size set again after
+    assert out["rewards"] == [{"type": "s"}]
+    same = apply_overrides({"solver": {"type": "euler", "steps": 8}}, ["solver.type=euler"])
+    assert same["solver"] == {"type": "euler", "steps": 8}  # the same type keeps its fields
+
+
 def test_delete_with_tilde():
     data = apply_overrides(base(), ["~train.lr", "~rewards.0"])
     assert data["train"] == {"steps": 100} and data["rewards"] == []
