@@ -1,20 +1,46 @@
 """What components need from each other, checked when a recipe is validated instead of failing mid-run.
 
-Names in a component's ``requires`` come from one vocabulary:
-- example fields a dataset ``provides``: ``mask``, ``target``, ``description``;
-- quantities the engine always can compute: ``images``, ``latents``, ``source``, ``instruction``,
-  ``source_latents``;
-- ``attention``: needs a backbone with the ``attention`` capability;
-- for regularisers, the chunk outputs an optimiser ``provides`` (e.g. ``velocity``, ``x0_pos``).
+Names in a component's ``requires`` come from one vocabulary, defined here (and by the two interface constants it
+names) and read by validation, ``editrl.testing`` and the docs alike:
+- example fields a dataset ``provides``: :data:`EXAMPLE_FIELDS` (``mask``, ``target``, ``description``);
+- quantities the engine always can compute: :data:`ENGINE_QUANTITIES`;
+- backbone capabilities: :data:`CAPABILITY_INPUTS` (``attention`` needs a backbone with that capability);
+- rewards may ask for :data:`editrl.interfaces.reward.REWARD_INPUTS` only (the fields of ``RewardInputs``);
+- for regularisers, also the loss-chunk fields an optimiser ``provides``: :data:`CHUNK_FIELDS` (``velocity``,
+  ``x0_pos``, ...).
+
+:func:`known_requires` gives the names a component of each kind may declare.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from editrl.interfaces.dataset import EXAMPLE_FIELDS
+from editrl.interfaces.optimizer import CHUNK_FIELDS
+from editrl.interfaces.reward import REWARD_INPUTS
 from editrl.registry import Registry
 
 ENGINE_QUANTITIES = frozenset({"images", "latents", "source", "instruction", "source_latents"})
+#: Inputs a backbone capability makes available (the capability has the same name).
+CAPABILITY_INPUTS = frozenset({"attention"})
+#: Kinds whose classes declare ``requires``; the others (backbone, dataset, solver) need nothing.
+REQUIRING_KINDS = ("exploration", "policy", "reward", "regularizer", "optimizer")
+
+
+def known_requires(kind: str) -> frozenset[str]:
+    """Every name a component of ``kind`` may list in ``requires``.
+
+    Rewards: :data:`REWARD_INPUTS`. Exploration schemes, policies and optimisers: example fields, engine quantities
+    and capability inputs. Regularisers: those and the loss-chunk fields an optimiser may provide
+    (:data:`editrl.interfaces.optimizer.CHUNK_FIELDS`). Other kinds: none.
+    """
+    if kind == "reward":
+        return REWARD_INPUTS
+    if kind not in REQUIRING_KINDS:
+        return frozenset()
+    names = EXAMPLE_FIELDS | ENGINE_QUANTITIES | CAPABILITY_INPUTS
+    return names | CHUNK_FIELDS if kind == "regularizer" else names
 
 
 def _spec_class(registry: Registry, kind: str, spec: Any):
@@ -28,13 +54,12 @@ def unmet_requirements(recipe: Any, registry: Registry) -> list[str]:
     optimizer = _spec_class(registry, "optimizer", recipe.optimizer)
     provided = dataset.provided(recipe.dataset)
     available = set(ENGINE_QUANTITIES) | set(provided)
-    if "attention" in backbone.capabilities:
-        available.add("attention")
+    available |= CAPABILITY_INPUTS & backbone.capabilities
 
     def explain(name: str) -> str:
-        if name == "attention":
-            return f"backbone {backbone.name!r} cannot capture attention"
-        if name in {"mask", "target", "description"}:
+        if name in CAPABILITY_INPUTS:
+            return f"backbone {backbone.name!r} cannot capture {name}"
+        if name in EXAMPLE_FIELDS:
             return f"dataset {dataset.name!r} does not provide {name!r} (it provides: {sorted(provided)})"
         return f"nothing in this recipe provides {name!r}"
 
@@ -58,6 +83,9 @@ def unmet_requirements(recipe: Any, registry: Registry) -> list[str]:
     for i, spec in enumerate(recipe.regularizers):
         cls = _spec_class(registry, "regularizer", spec)
         for need in sorted(cls.requires - available - optimizer.provides):
+            if need not in CHUNK_FIELDS:  # an example field or capability: the dataset or backbone lacks it
+                problems.append(f"regularizers.{i}: regularizer {cls.name!r} needs {need!r}, but {explain(need)}")
+                continue
             problems.append(
                 f"regularizers.{i}: regularizer {cls.name!r} needs {need!r}, which optimizer {optimizer.name!r} "
                 f"does not produce (it provides: {sorted(optimizer.provides)})"

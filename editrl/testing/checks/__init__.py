@@ -1,0 +1,1 @@
+"""One contract check per component kind; :func:`editrl.testing.check_component` dispatches by ``cls.kind``."""
