@@ -71,28 +71,48 @@ def build_inputs(
 @dataclass
 class Scores:
     outputs: list[RewardOutput]  # one per reward term, values [M]
-    total: torch.Tensor  # [N, G] weighted sum of minibatch-standardised terms
-    finite: bool  # every term finite
+    total: torch.Tensor  # [N, G] weighted sum of minibatch-standardised terms, NaN on invalid rows
+    finite: bool  # every term finite on the valid rows
+    valid: torch.Tensor | None = None  # [N, G] bool: every term scored the row
 
 
 def combine(rewards: list[Reward], outputs: list[RewardOutput], N: int, G: int) -> Scores:
-    """1. stack the terms [T, M]; 2. standardise each over the minibatch; 3. weighted sum → [N, G]."""
+    """1. stack the terms [T, M]; a row is valid when every term scored it; 2. standardise each term over the
+    minibatch's valid rows; 3. weighted sum → [N, G] (NaN on invalid rows: the optimiser's group statistics leave
+    them out, see :func:`editrl.advantages.group_advantages`)."""
     terms = torch.stack([o.values.detach().float().cpu() for o in outputs])  # [T, M]
-    finite = bool(torch.isfinite(terms).all())
+    valid = torch.stack([o.valid_mask for o in outputs]).all(dim=0)  # [M]
+    finite = bool(torch.isfinite(terms[:, valid]).all())
     weights = torch.tensor([r.weight for r in rewards], dtype=torch.float32)[:, None]  # [T, 1]
-    total = (weights * standardize_terms(terms)).sum(0).view(N, G)
-    return Scores(outputs=outputs, total=total, finite=finite)
+    total = (weights * standardize_terms(terms, valid=valid)).sum(0).view(N, G)
+    return Scores(outputs=outputs, total=total, finite=finite, valid=valid.view(N, G))
+
+
+def _spread(values: torch.Tensor, valid: torch.Tensor, G: int) -> float:
+    """Mean over groups of the within-group population std, over valid rows (groups without one are skipped)."""
+    v = values.detach().float().cpu().view(-1, G)  # [N, G]
+    if bool(valid.all()):
+        return float(v.std(dim=1, unbiased=False).mean())
+    keep = valid.view(-1, G)  # [N, G]
+    n = keep.sum(dim=1)  # [N]
+    mean = torch.where(keep, v, 0.0).sum(dim=1, keepdim=True) / n.clamp_min(1)[:, None]  # [N, 1]
+    std = (torch.where(keep, v - mean, 0.0).pow(2).sum(dim=1) / n.clamp_min(1)).sqrt()  # [N]
+    return float(std[n > 0].mean()) if bool((n > 0).any()) else float("nan")
 
 
 def reward_metrics(names: list[str], scores: Scores, G: int) -> dict[str, float]:
-    """Per term and sub-score: its logs, and the mean within-group std (how much a group's candidates differ)."""
+    """Per term and sub-score: its logs (invalid rows per reason included), and the mean within-group std (how much
+    a group's candidates differ) over valid rows."""
     out: dict[str, float] = {}
-    spread = lambda v: float(v.float().view(-1, G).std(dim=1, unbiased=False).mean())  # noqa: E731
     for name, o in zip(names, scores.outputs):
+        keep = o.valid_mask
         out.update(o.log(f"reward/{name}"))
-        out[f"reward/{name}/group_std"] = spread(o.values)
-        out.update({f"reward/{name}/{k}_group_std": spread(v) for k, v in o.details.items()})
-    out["reward/total_group_std"] = float(scores.total.std(dim=1, unbiased=False).mean())
+        out[f"reward/{name}/group_std"] = _spread(o.values, keep, G)
+        out.update({f"reward/{name}/{k}_group_std": _spread(v, keep, G) for k, v in o.details.items()})
+    valid = scores.valid if scores.valid is not None else torch.ones_like(scores.total, dtype=torch.bool)
+    out["reward/total_group_std"] = _spread(scores.total, valid.flatten(), G)
+    if not bool(valid.all()):
+        out["reward/invalid_rows"] = float((~valid).sum())
     return out
 
 

@@ -11,6 +11,7 @@ from pydantic import Field
 from editrl.advantages import group_advantages
 from editrl.component import ComponentConfig
 from editrl.interfaces import LossChunk, PolicyOptimizer, Rollout, TrainContext
+from editrl.interfaces.optimizer import ChunkTensors
 from editrl_neighbor_grpo.policy import entropy
 
 
@@ -49,14 +50,15 @@ class GrpoClip(PolicyOptimizer):
     provides: ClassVar[frozenset[str]] = frozenset({"velocity"})
 
     def advantages(self, rewards: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        """1. standardise within groups and clip (§1); 2. optionally shuffle within groups (the control)."""
+        """1. standardise within groups over their valid rows (NaN = a row a reward could not score) and clip (§1);
+        2. optionally shuffle within groups (the control); invalid rows keep zero advantage."""
         cfg = self.config
         adv, dead = group_advantages(  # [N, G], [N]
             rewards, eps_std=cfg.eps_std, clip=cfg.adv_clip, std_scope="group", min_group_std=cfg.min_group_std
         )
         if cfg.shuffle_advantages:
             perm = torch.stack([torch.randperm(adv.shape[1], generator=generator) for _ in range(adv.shape[0])])
-            adv = adv.gather(1, perm.to(adv.device))
+            adv = adv.gather(1, perm.to(adv.device)) * torch.isfinite(rewards)
         return adv, {"adv/dead_groups": float(dead.sum()), "adv/abs_mean": float(adv.abs().mean())}
 
     def _anchors(self, rollout: Rollout, generator: torch.Generator) -> torch.Tensor:
@@ -120,10 +122,11 @@ class GrpoClip(PolicyOptimizer):
                     "policy/ratio_min": float(ratio.min()),
                     "policy/ratio_max": float(ratio.max()),
                 }
-            sigma_rows = torch.full((x_k.shape[0],), sigmas[k], device=x_k.device)
+            sigma_rows = torch.full((x_k.shape[0],), sigmas[k], device=x_k.device)  # [N·B]
+            rows = torch.arange(N, device=x_k.device).repeat_interleave(B)  # [N·B] example of each anchor row
             yield LossChunk(
                 loss=-objective.mean() * share,
                 share=share,
-                outputs={"velocity": captured[0], "x": x_k, "sigma": sigma_rows, "cond": cond},
+                tensors=ChunkTensors(rows=rows, x=x_k, sigma=sigma_rows, cond=cond, velocity=captured[0]),
                 stats=stats,
             )
