@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 
 import torch
@@ -59,7 +60,9 @@ class LoraController:
     # -- adapters ------------------------------------------------------------------------------------------------
     def add_frozen_copy(self, name: str) -> None:
         """Create adapter ``name`` holding a frozen copy of the trained weights (DiffusionNFT's θ_old)."""
-        inject_adapter_in_model(self.config, self.module, adapter_name=name)
+        with warnings.catch_warnings():  # a second adapter is the point here, not the accident peft warns about
+            warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
+            inject_adapter_in_model(self.config, self.module, adapter_name=name)
         self._upcast(name)
         self.adapters.append(name)
         self.load_state_dict(self.state_dict(TRAINED), adapter=name)

@@ -1,4 +1,9 @@
-"""Regularisers: extra loss terms computed from an optimiser's loss chunk."""
+"""Regularisers: extra loss terms computed from an optimiser's loss chunk.
+
+A regulariser reads the chunk's :class:`~editrl.interfaces.optimizer.ChunkTensors` (rows → example index, x_σ, σ,
+condition, and the optional fields an optimiser ``provides``) and, through ``chunk.tensors.rows``, the per-example
+tensors of the rollout (``latent_mask``, ``source_latents``).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,8 @@ class Regularizer(Component):
 
     kind: ClassVar[str] = "regularizer"
     Config: ClassVar[type[RegularizerConfig]] = RegularizerConfig
-    #: Chunk outputs (from the optimiser's ``provides``) and example fields this term reads.
+    #: Chunk fields it reads (``CHUNK_FIELDS``: refused at validation unless the optimiser ``provides`` them), and
+    #: example or engine fields (``mask``, ``source_latents``, ...; see ``editrl.requirements``)
     requires: ClassVar[frozenset[str]] = frozenset()
 
     @property

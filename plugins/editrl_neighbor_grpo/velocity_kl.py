@@ -16,7 +16,8 @@ class VelocityKL(Regularizer):
     requires: ClassVar[frozenset[str]] = frozenset({"velocity"})
 
     def loss(self, ctx: TrainContext, chunk: LossChunk, rollout: Rollout) -> tuple[torch.Tensor, dict[str, float]]:
-        v = chunk.outputs["velocity"]  # [R, C, h, w] with grad
-        v_base = ctx.base_velocity(chunk.outputs["x"], chunk.outputs["sigma"], chunk.outputs["cond"])  # no grad
+        t = chunk.tensors
+        v = t.need("velocity")  # [R, C, h, w] with grad
+        v_base = ctx.base_velocity(t.x, t.sigma, t.cond)  # [R, C, h, w] no grad
         term = (v.float() - v_base.float()).pow(2).mean()
         return term, {"reg/velocity_kl": float(term.detach())}
