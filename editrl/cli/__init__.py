@@ -1,4 +1,9 @@
-"""The ``editrl`` command line. One module per command; plugins may add commands through a hook."""
+"""The ``editrl`` command line. One module per command; plugins may add commands through a hook.
+
+Startup stays light: the command modules import torch and the plugins only inside the commands, and plugin
+commands are loaded only when a name that is not a core command is asked for, so ``editrl --help`` and the core
+commands' ``--help`` never import torch.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,11 @@ import functools
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 from editrl import __version__
 from editrl.cli import eval as eval_cmd
-from editrl.cli import inspect, run, validate
+from editrl.cli import bench, inspect, new, run, validate
 from editrl.cli.output import console_err
 
 
@@ -24,11 +30,45 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+class _PluginCommandGroup(TyperGroup):
+    """The root group: core commands up front, plugin commands (``editrl_register_commands``) loaded on first use."""
+
+    _plugins_loaded = False
+
+    def get_command(self, ctx, cmd_name: str):
+        command = super().get_command(ctx, cmd_name)
+        if command is None and not self._plugins_loaded:
+            self._plugins_loaded = True
+            for name, plugin_command in _plugin_commands().items():
+                self.commands.setdefault(name, plugin_command)
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+
+def _plugin_commands() -> dict:
+    """The click commands every plugin adds, built from a scratch Typer app the hook fills."""
+    from editrl.errors import EditrlError
+    from editrl.plugin_manager import get_plugin_manager
+
+    try:
+        pm = get_plugin_manager()
+    except EditrlError as exc:  # a broken plugin must not take the whole CLI down
+        console_err.print(f"[yellow]warning:[/] plugin commands unavailable: {exc}")
+        return {}
+    scratch = typer.Typer()
+    pm.hook.editrl_register_commands(app=scratch)
+    if not scratch.registered_commands and not scratch.registered_groups:
+        return {}
+    return dict(typer.main.get_group(scratch).commands)
+
+
 def build_app() -> typer.Typer:
     app = typer.Typer(
-        name="editrl", no_args_is_help=True, pretty_exceptions_show_locals=False, add_completion=False,
+        name="editrl", cls=_PluginCommandGroup, no_args_is_help=True, pretty_exceptions_show_locals=False,
+        add_completion=False, rich_markup_mode=None,  # plain help: no `<bool>` on flags, no rich import for --help
         context_settings={"help_option_names": ["-h", "--help"]},
         help="Reward-driven post-training of instruction-guided image editors.",
+        epilog="Installed plugins may add more commands: `editrl plugins` lists them.",
     )
 
     @app.callback()
@@ -43,20 +83,9 @@ def build_app() -> typer.Typer:
     app.command("ls")(inspect.ls)
     app.command("plugins")(inspect.plugins)
     app.command("schema")(inspect.schema)
-    _add_plugin_commands(app)
+    app.command("bench")(bench.bench)
+    app.command("new")(new.new)
     return app
-
-
-def _add_plugin_commands(app: typer.Typer) -> None:
-    from editrl.errors import EditrlError
-    from editrl.plugin_manager import get_plugin_manager
-
-    try:
-        pm = get_plugin_manager()
-    except EditrlError as exc:  # a broken plugin must not take the whole CLI down
-        console_err.print(f"[yellow]warning:[/] plugin commands unavailable: {exc}")
-        return
-    pm.hook.editrl_register_commands(app=app)
 
 
 @functools.cache

@@ -15,7 +15,6 @@ One step (math.md §1–4):
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import time
 from pathlib import Path
@@ -28,19 +27,22 @@ from accelerate import Accelerator
 
 from editrl.config.schema import RecipeBase
 from editrl.engine import checkpoint as ckpt
+from editrl.engine import tracking
+from editrl.engine.async_scoring import StepScorer, example_rows, join_rows
 from editrl.engine.build import Components
 from editrl.engine.data import DataCursor
 from editrl.engine.evaluation import EvalResult, evaluate_base_and_trained
 from editrl.engine.lora import LoraController, lora_config
-from editrl.engine.metrics import ChunkStats, MetricsLog
+from editrl.engine.metrics import ChunkStats, MetricsLog, dumps_json, weighted_reward
 from editrl.engine.rollout import integrate
 from editrl.engine.scoring import (
     Scores, attention_layers, background_drift, build_inputs, combine, needed_inputs, reward_metrics, reward_names,
 )
 from editrl.errors import EditrlError
+from editrl.interfaces.reward import RewardUnavailable
 from editrl.interfaces import EditBatch, Rollout, TrainContext
+from editrl.interfaces.backbone import dilate_mask
 
-RESUMABLE_KEYS = {"resume", "train.steps", "eval"}
 
 
 class Trainer:
@@ -57,13 +59,16 @@ class Trainer:
     # ------------------------------------------------------------------------------------------------------------
     # setup
     def setup(self) -> None:
-        """1. accelerator and device; 2. backbone, rewards; 3. LoRA; 4. AdamW; 5. data, RNG; 6. resume or new run."""
+        """0. the run directory (refused before anything loads); 1. accelerator, device, trackers; 2. backbone,
+        rewards; 3. LoRA; 4. AdamW; 5. data, RNG; 6. resume or new run."""
         r, c = self.recipe, self.c
+        self._resume_from = ckpt.resume_point(r)  # step 0
         cpu = r.train.device == "cpu" or (r.train.device == "auto" and not torch.cuda.is_available())
         if r.train.device == "cuda" and not torch.cuda.is_available():
             raise EditrlError("train.device: cuda was asked for but no CUDA device is available")
         self.accelerator = Accelerator(
-            cpu=cpu, mixed_precision=r.train.mixed_precision, gradient_accumulation_steps=r.train.grad_accum
+            cpu=cpu, mixed_precision=r.train.mixed_precision, gradient_accumulation_steps=r.train.grad_accum,
+            **tracking.accelerator_kwargs(r.train.log_with, self.run_dir),
         )
         device = self.accelerator.device
         torch.manual_seed(r.seed)  # before anything random: LoRA's A matrices are drawn from the global RNG
@@ -88,7 +93,9 @@ class Trainer:
             base_velocity=self._base_velocity,
         )
         c.optimizer.setup(self.ctx)
-        self.needs = needed_inputs(c.rewards)
+        # what the engine computes: the union of every component's needs (a regulariser may need source_latents)
+        components = [*c.rewards, *c.regularizers, c.optimizer, c.exploration, *([c.policy] if c.policy else [])]
+        self.needs = needed_inputs(components)
         self.layers = attention_layers(c.rewards)
         self.names = reward_names(c.rewards)
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
@@ -100,61 +107,83 @@ class Trainer:
             return self.c.backbone.velocity(x, sigma, cond)
 
     def _start_or_resume(self) -> None:
-        root = self.run_dir / "checkpoints"
-        latest = ckpt.latest_checkpoint(root)
+        """Load the checkpoint :func:`~editrl.engine.checkpoint.resume_point` found, write the resolved recipe, open
+        the trackers."""
         resolved = self.recipe.model_dump(mode="json")
-        if latest is not None and not self.recipe.resume:
-            raise EditrlError(
-                f"output_dir: {self.run_dir} already holds a run (checkpoint {latest.name}); "
-                "continue it with resume=true or choose another output_dir=..."
-            )
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        if latest is not None:
-            saved = yaml.safe_load((self.run_dir / "recipe.yaml").read_text())
-            changed = sorted(k for k in _flat_diff(saved, resolved) if not any(k.startswith(p) for p in RESUMABLE_KEYS))
-            if changed:
-                raise EditrlError(
-                    f"resume: the recipe differs from the run's recipe.yaml at {', '.join(changed)}; "
-                    "only train.steps and eval settings may change when resuming"
-                )
-            self.load_checkpoint(latest)
-        ckpt.write_text_atomic(self.run_dir / "recipe.yaml", yaml.safe_dump(resolved, sort_keys=False))
+        if self._resume_from is not None:
+            self.load_checkpoint(self._resume_from)
+        if self.accelerator.is_main_process:
+            ckpt.write_text_atomic(self.run_dir / "recipe.yaml", yaml.safe_dump(resolved, sort_keys=False))
+        tracking.start(self.accelerator, resolved, self.run_dir)
 
     # ------------------------------------------------------------------------------------------------------------
     # one step
-    def roll_out(self, batch: EditBatch) -> tuple[Rollout, torch.Tensor | None, list[torch.Tensor] | None]:
-        """Steps 2–4: encode once, draw [N, G] noises, integrate under θ_old; decode if a reward needs images."""
+    def roll_out(
+        self, batch: EditBatch, scorer: StepScorer | None = None
+    ) -> tuple[Rollout, torch.Tensor | None, list[torch.Tensor] | None]:
+        """Steps 2–4: encode once, draw [N, G] noises, integrate under θ_old; decode if a reward needs images.
+
+        With a ``scorer`` whose rewards overlap (served judges), the groups are integrated in two micro-batches (the
+        first and second half of the examples; two, not one per group, because small rollouts cost more per row) and
+        each one's rows go to the scorer as soon as they are decoded; otherwise every row in one rollout.
+        """
         c = self.c
         G = c.exploration.group_size
         N = len(batch)
         shape = c.backbone.latent_shape(batch)  # (C, h, w)
-        latent_mask = c.backbone.latent_mask(batch.mask, shape) if batch.mask is not None else None  # [N, 1, h, w]
+        # The edit mask is converted and dilated once; the exploration, the policy and ACD's tokens all read it.
+        latent_mask = None if batch.mask is None else dilate_mask(
+            c.backbone.latent_mask(batch.mask, shape), c.exploration.mask_dilate
+        )  # [N, 1, h, w]
+        token_mask = c.backbone.token_mask(latent_mask, shape) if self.layers and latent_mask is not None else None
         with torch.no_grad(), c.optimizer.rollout_weights(self.ctx):
             cond = c.backbone.encode_condition(batch)  # N rows, once per example
             noise = c.exploration.sample(N, shape, latent_mask, self.generator)  # x_T [N, G, C, h, w]
             sigmas = c.backbone.sigmas(c.solver.steps, shape)  # [K + 1]
-            capture = c.backbone.capture_attention(self.layers) if self.layers else contextlib.nullcontext(None)
-            with capture as maps:
-                final, states = integrate(
-                    c.backbone, c.solver, noise.x_T.flatten(0, 1).to(batch.source.device),
-                    cond.repeat_interleave(G), sigmas, keep_states=c.optimizer.needs_states,
-                )  # [N·G, C, h, w], [K+1, N·G, C, h, w]
-            images = c.backbone.decode(final) if "images" in self.needs else None  # [N·G, 3, H, W]
+            x_T, rows = noise.x_T.flatten(0, 1).to(batch.source.device), cond.repeat_interleave(G)  # [N·G, C, h, w]
+            split = scorer is not None and scorer.overlapping and N > 1
+            parts = []
+            half = (N + 1) // 2  # two micro-batches: the first half's requests fly while the second half rolls out
+            for n0, n1 in [(0, half), (half, N)] if split else [(0, N)]:
+                capture = c.backbone.capture_attention(self.layers) if self.layers else contextlib.nullcontext(None)
+                with capture as part_maps:
+                    part_final, part_states = integrate(
+                        c.backbone, c.solver, x_T[n0 * G : n1 * G],
+                        rows.index(torch.arange(n0 * G, n1 * G)) if split else rows, sigmas,
+                        keep_states=c.optimizer.needs_states,
+                    )  # [n·G, C, h, w], [K+1, n·G, C, h, w]
+                part_images = c.backbone.decode(part_final) if "images" in self.needs else None  # [n·G, 3, H, W]
+                if split:
+                    part_tokens = None if token_mask is None else token_mask[n0:n1]
+                    scorer.submit(build_inputs(
+                        scorer.needs, example_rows(batch, n0, n1), G, part_final.view(n1 - n0, G, *shape),
+                        part_images, part_maps, part_tokens, self.layers,
+                    ))  # fmt: skip
+                parts.append((part_final, part_states, part_images, part_maps))
+            final, images = join_rows([p[0] for p in parts]), join_rows([p[2] for p in parts])  # [N·G, ...]
+            states = join_rows([p[1] for p in parts], dim=1)  # [K+1, N·G, C, h, w]
+            maps = parts[0][3]  # per (forward, layer): [N·G, n_img]
+            if split and maps is not None:
+                maps = [torch.cat(m) for m in zip(*(p[3] for p in parts))]
             source_latents = c.backbone.encode_images(batch.source) if "source_latents" in self.needs else None
         rollout = Rollout(
             cond=cond, sigmas=sigmas, noise=noise, final=final.view(N, G, *shape),
             states=None if states is None else states.view(states.shape[0], N, G, *shape),
-            latent_mask=latent_mask, source_latents=source_latents,
+            latent_mask=latent_mask, token_mask=token_mask, source_latents=source_latents,
         )
         return rollout, images, maps
 
-    def score(self, batch: EditBatch, rollout: Rollout, images, maps) -> Scores:
-        """Step 5: every reward on the rows it needs; terms standardised over the minibatch, then weighted."""
+    def score(self, batch: EditBatch, rollout: Rollout, images, maps, scorer: StepScorer | None = None) -> Scores:
+        """Step 5: every reward on the rows it needs (served judges concurrently, see ``async_scoring``); terms
+        standardised over the minibatch's valid rows, then weighted."""
         c = self.c
         N, G = rollout.final.shape[:2]
-        token_mask = c.backbone.token_mask(batch.mask, rollout.final.shape[2:]) if self.layers else None
-        inputs = build_inputs(self.needs, batch, G, rollout.final, images, maps, token_mask, self.layers)
-        return combine(c.rewards, [reward.score(inputs) for reward in c.rewards], N, G)
+        inputs = build_inputs(self.needs, batch, G, rollout.final, images, maps, rollout.token_mask, self.layers)
+        if scorer is not None:
+            return combine(c.rewards, scorer.finish(inputs), N, G)
+        with StepScorer(c.rewards) as own:
+            return combine(c.rewards, own.finish(inputs), N, G)
 
     def optimise(self, rollout: Rollout, advantages: torch.Tensor) -> dict[str, float] | None:
         """Step 7: back-propagate each loss chunk with its regularisers, then clip and step AdamW.
@@ -181,7 +210,8 @@ class Trainer:
                 if self.recipe.train.grad_clip is not None:
                     grad_norm = float(acc.clip_grad_norm_(self.params, self.recipe.train.grad_clip))
                 else:
-                    grad_norm = float(torch.norm(torch.stack([p.grad.norm() for p in self.params if p.grad is not None])))
+                    grads = [p.grad for p in self.params if p.grad is not None]  # none when every group was filtered
+                    grad_norm = float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
                 if not math.isfinite(grad_norm):
                     return self._discard_gradients()
             self.adamw.step()
@@ -208,9 +238,10 @@ class Trainer:
         """Steps 1–7 of the module docstring; returns the step's metrics."""
         t0 = time.perf_counter()
         batch = self.cursor.next_batch().to(self.accelerator.device)  # step 1
-        rollout, images, maps = self.roll_out(batch)  # steps 2–4
-        t1 = time.perf_counter()
-        scores = self.score(batch, rollout, images, maps)  # step 5
+        with StepScorer(self.c.rewards) as scorer:
+            rollout, images, maps = self.roll_out(batch, scorer)  # steps 2–4 (served judges start scoring)
+            t1 = time.perf_counter()
+            scores = self.score(batch, rollout, images, maps, scorer)  # step 5
         t2 = time.perf_counter()
         metrics: dict[str, Any] = reward_metrics(self.names, scores, rollout.group_size)
         metrics.update({f"explore/{k}": v for k, v in rollout.noise.stats.items()})
@@ -242,10 +273,21 @@ class Trainer:
             self.metrics.truncate_after(0)
         while self.step < r.train.steps:
             self.step += 1
-            metrics = {"step": self.step, **self.train_step()}
+            try:
+                metrics = {"step": self.step, **self.train_step()}
+            except RewardUnavailable as exc:  # a judge server stayed down: keep what was trained, say how to go on
+                self.step -= 1  # the failed step changed no weights (its batch is skipped on resume)
+                saved = self.save_checkpoint()
+                where = f"checkpoint {saved.name} saved in {self.run_dir}" if saved else "checkpoint saved"
+                raise RewardUnavailable(
+                    f"{exc}; {where} — once the server is back, continue with the same command plus resume=true "
+                    f"(editrl run RECIPE output_dir={self.run_dir} resume=true)"
+                ) from None
+            metrics["reward/weighted_mean"] = weighted_reward(self.names, [x.weight for x in self.c.rewards], metrics)
             if self.accelerator.is_main_process:
                 if self.step % r.train.log_every == 0 or self.step == r.train.steps:
                     self.metrics.write(metrics)
+                    tracking.log(self.accelerator, metrics, self.step)
                 if progress is not None:
                     progress(self.step, r.train.steps, metrics)
             if self.pm is not None:
@@ -253,8 +295,9 @@ class Trainer:
             if r.train.save_every and self.step % r.train.save_every == 0:
                 self.save_checkpoint()
         latest = ckpt.latest_checkpoint(self.run_dir / "checkpoints")
-        if latest is None or latest.name != f"step_{self.step:06d}":
+        if latest is None or latest.name != ckpt.checkpoint_name(self.step):
             self.save_checkpoint()
+        tracking.finish(self.accelerator)
 
     # ------------------------------------------------------------------------------------------------------------
     # checkpoints
@@ -295,16 +338,10 @@ class Trainer:
     def evaluate(self) -> list[EvalResult]:
         """The held-out split through the base editor (LoRA off) and the trained one; saved to ``eval.json``."""
         results = evaluate_base_and_trained(
-            self.recipe, self.c, self.lora, self.accelerator.device, f"step {self.step}"
+            self.recipe, self.c, self.lora, self.accelerator.device, ckpt.step_label(self.step),
+            run_dir=self.run_dir if self.accelerator.is_main_process else None,
         )
         if self.accelerator.is_main_process:
-            ckpt.write_text_atomic(self.run_dir / "eval.json", json.dumps([vars(x) for x in results], indent=2))
+            ckpt.write_text_atomic(self.run_dir / "eval.json", dumps_json([vars(x) for x in results], indent=2))
         return results
 
-
-def _flat_diff(a: Any, b: Any, prefix: str = "") -> list[str]:
-    """Dotted keys where two nested structures differ."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        keys = set(a) | set(b)
-        return [d for k in sorted(keys) for d in _flat_diff(a.get(k), b.get(k), f"{prefix}{k}.")]
-    return [] if a == b else [prefix.rstrip(".")]

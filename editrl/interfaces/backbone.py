@@ -49,6 +49,16 @@ class Condition:
         return self._map(lambda t: t.detach())
 
 
+def dilate_mask(mask: torch.Tensor, cells: int) -> torch.Tensor:
+    """Grid mask ``[N, 1, h, w]`` (1 = edit) dilated by ``cells`` in every direction (a (2·cells + 1)² square; the
+    border is not padded with edit). ``cells = 0`` returns the mask as float. The engine's only dilation (math.md §0):
+    it runs once per step on the latent mask, before the exploration, the policy and the token mask read it."""
+    mask = mask.float()  # [N, 1, h, w]
+    if cells == 0:
+        return mask
+    return F.max_pool2d(mask, kernel_size=2 * cells + 1, stride=1, padding=cells)  # [N, 1, h, w]
+
+
 def shared_field(**kwargs):
     """A Condition field that is not per-row (e.g. position ids shared by every row); never repeated or indexed."""
     return dataclasses.field(metadata={"per_row": False}, **kwargs)
@@ -111,8 +121,11 @@ class Backbone(Component):
         _, h, w = latent_shape
         return F.adaptive_max_pool2d(pixel_mask.float(), (h, w))
 
-    def token_mask(self, pixel_mask: torch.Tensor, latent_shape: tuple[int, int, int]) -> torch.Tensor:
-        """Pixel mask → ``[N, n_img]`` mask over the target-image tokens, in the backbone's token order."""
+    def token_mask(self, mask: torch.Tensor, latent_shape: tuple[int, int, int]) -> torch.Tensor:
+        """Edit mask ``[N, 1, H', W']`` → ``[N, n_img]`` mask over the target-image tokens, in the backbone's token
+        order, by max-pool: a token is edit if any cell under it is. The engine passes the latent-grid mask after
+        :func:`dilate_mask` (so tokens, noise and policy share one mask); a pixel mask gives the same tokens
+        undilated."""
         raise NotImplementedError(f"backbone {self.name!r} has no token grid")
 
     # -- export --------------------------------------------------------------------------------------------------

@@ -42,6 +42,12 @@ class ExplorationScheme(Component):
     def group_size(self) -> int:
         return self.config.group_size
 
+    @property
+    def mask_dilate(self) -> int:
+        """Latent cells by which the engine dilates the edit mask, once per step, before this scheme, the surrogate
+        policy and the attention token mask read it (0: the mask as converted)."""
+        return 0
+
     @abstractmethod
     def sample(
         self,
@@ -50,4 +56,5 @@ class ExplorationScheme(Component):
         latent_mask: torch.Tensor | None,
         generator: torch.Generator,
     ) -> InitialNoise:
-        """Draw ``[n, G, C, h, w]`` initial noises. ``latent_mask`` is ``[n, 1, h, w]`` (1 = edit) or None."""
+        """Draw ``[n, G, C, h, w]`` initial noises. ``latent_mask`` is ``[n, 1, h, w]`` (1 = edit, already dilated by
+        :attr:`mask_dilate`) or None."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 from pydantic import Field, model_validator
 
 from editrl.interfaces import ExplorationConfig, ExplorationScheme, InitialNoise
@@ -18,7 +17,8 @@ class RdpConfig(ExplorationConfig):
     sigma_out: float = Field(0.02, ge=0.0, le=1.0)
     """Perturbation strength in the non-edit region (the seed's δ); small, so candidates share their background."""
     mask_dilate: int = Field(0, ge=0, le=16)
-    """Dilate the latent edit mask by this many cells before building the coefficient map."""
+    """Dilate the latent edit mask by this many cells. The engine dilates it once per step, so the noise's
+    coefficient map, the masked policy's regions and ACD's token mask all use the same widened mask."""
 
     @model_validator(mode="after")
     def _ordered(self) -> RdpConfig:
@@ -27,11 +27,9 @@ class RdpConfig(ExplorationConfig):
         return self
 
 
-def coefficient_map(latent_mask: torch.Tensor, sigma_in: float, sigma_out: float, dilate: int = 0) -> torch.Tensor:
-    """``S = σ_in·M + σ_out·(1 − M)`` from a latent mask ``[N, 1, h, w]`` (1 = edit), optionally dilated first."""
-    mask = latent_mask.float()
-    if dilate:
-        mask = F.max_pool2d(mask, kernel_size=2 * dilate + 1, stride=1, padding=dilate)
+def coefficient_map(latent_mask: torch.Tensor, sigma_in: float, sigma_out: float) -> torch.Tensor:
+    """``S = σ_in·M + σ_out·(1 − M)`` from a latent mask ``[N, 1, h, w]`` (1 = edit; the engine has dilated it)."""
+    mask = latent_mask.float()  # [N, 1, h, w]
     return sigma_in * mask + sigma_out * (1.0 - mask)  # [N, 1, h, w]
 
 
@@ -47,6 +45,11 @@ class RegionDecoupledPerturbation(ExplorationScheme):
     Config: ClassVar[type[RdpConfig]] = RdpConfig
     requires: ClassVar[frozenset[str]] = frozenset({"mask"})
 
+    @property
+    def mask_dilate(self) -> int:
+        """The recipe's ``mask_dilate``: the engine widens the one latent mask every consumer reads."""
+        return self.config.mask_dilate
+
     def sample(
         self,
         n: int,
@@ -58,7 +61,7 @@ class RegionDecoupledPerturbation(ExplorationScheme):
             raise ValueError("rdp exploration needs edit masks; this batch has none")
         cfg = self.config
         base = torch.randn((n, *latent_shape), generator=generator, device=generator.device)  # [N, C, h, w]
-        S = coefficient_map(latent_mask.to(base.device), cfg.sigma_in, cfg.sigma_out, cfg.mask_dilate)  # [N,1,h,w]
+        S = coefficient_map(latent_mask.to(base.device), cfg.sigma_in, cfg.sigma_out)  # [N, 1, h, w]
         x_T = neighbourhood(base, S, self.group_size, generator, reference=True)  # [N, G, C, h, w], ref at 0
         area = latent_mask.flatten(1).float().mean(1)  # [N] edit fraction
         stats = {

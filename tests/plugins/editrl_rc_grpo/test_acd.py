@@ -7,9 +7,18 @@ MASK = torch.tensor([[1.0, 1.0, 0.0, 0.0]])  # [M=1, n_img=4]: two edit tokens o
 
 
 def test_concentrated_attention_scores_above_one():
-    # m = (0.4, 0.4, 0.1, 0.1): mean inside the mask 0.4, mean over all tokens 0.25 → ACD = 0.4 / 0.25 = 1.6.
-    value = acd(torch.tensor([[0.4, 0.4, 0.1, 0.1]]), MASK)
-    torch.testing.assert_close(value, torch.tensor([1.6]), atol=1e-5, rtol=0)
+    # m = (0.4, 0.4, 0.1, 0.1): mean inside the mask 0.4, mean over all tokens 0.25 → ACD = 0.4 / (0.25 + ε), ε = 1e-6,
+    # = 1.6 − 6.4e-6. In float64 the tolerance 1e-9 is far below ε's effect, so a missing ε (exactly 1.6) fails.
+    value = acd(torch.tensor([[0.4, 0.4, 0.1, 0.1]], dtype=torch.float64), MASK)
+    torch.testing.assert_close(value, torch.tensor([0.4 / (0.25 + 1e-6)], dtype=torch.float64), atol=1e-9, rtol=0)
+    assert abs(float(value[0]) - 1.6) > 6e-6
+
+
+def test_epsilon_in_the_denominator_dominates_faint_attention():
+    # m = (2e-6, 2e-6, 0, 0): inside 2e-6, mean 1e-6, so ACD = 2e-6 / (1e-6 + ε) = 1 with ε = 1e-6, where without ε
+    # it would be 2 (= N / |M|, everything inside). float32 rounding is ~1e-7 relative.
+    value = acd(torch.tensor([[2e-6, 2e-6, 0.0, 0.0]]), MASK)
+    torch.testing.assert_close(value, torch.tensor([1.0]), atol=1e-5, rtol=0)
 
 
 def test_uniform_attention_scores_one_and_the_maximum_is_n_over_area():
