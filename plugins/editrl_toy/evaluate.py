@@ -6,15 +6,18 @@ from collections.abc import Sequence
 
 import torch
 
+from editrl.config.schema import EvalSettings
 from editrl.engine.rollout import integrate
 from editrl.interfaces import EditBatch, EditExample, RewardInputs
 from editrl_toy.backbone import LATENT_SHAPE, ToyEditor
 from editrl_toy.judge import ToyJudge
-from editrl.metrics import masked_psnr
 from editrl_toy.world import TASKS
 
 #: Rows of the baseline table, in order.
 ROWS = ("copy source", "ground truth", "base editor")
+#: Seed of the fixed sampling noise: a recipe's ``eval.seed`` default, so that ``editrl toy baseline`` and a run's
+#: final table score the base editor on the same noises (both draw ``[N, 3, 32, 32]`` at once from this seed).
+EVAL_SEED: int = EvalSettings.model_fields["seed"].default
 #: Metric columns per task: the judge's semantic (foreground) score, background PSNR (dB), the judge's overall.
 METRICS = ("foreground", "bg_psnr", "overall")
 
@@ -33,7 +36,7 @@ def euler_solver(steps: int):
 
 @torch.no_grad()
 def sample(
-    backbone: ToyEditor, examples: Sequence[EditExample], steps: int = 8, seed: int = 0, batch_size: int = 64
+    backbone: ToyEditor, examples: Sequence[EditExample], steps: int = 8, seed: int = EVAL_SEED, batch_size: int = 64
 ) -> torch.Tensor:
     """Deterministic Euler samples ``[N, 3, 32, 32]`` in [0, 1], one per example, from fixed noise.
 
@@ -55,6 +58,23 @@ def sample(
 
 
 @torch.no_grad()
+def row_scores(batch: EditBatch, images: torch.Tensor, judge: ToyJudge | None = None) -> dict[str, torch.Tensor]:
+    """Per-image scores of ``images [N, 3, 32, 32]`` (in [0, 1]) for the N examples of ``batch``.
+
+    Returns:
+        ``[N]`` tensors: the judge's ``semantic``, ``consistency`` and ``overall``, ``bg_psnr`` (masked PSNR of the
+        non-edit region against the source, capped at 100 dB), and booleans ``semantic_floor`` / ``consistency_cap``
+        (the rows whose semantic or consistency score a clamp holds, as the judge's counters count them).
+    """
+    judge = judge or ToyJudge(ToyJudge.Config())
+    r = judge.rows(
+        RewardInputs(tasks=batch.tasks, images=images, source=batch.source, mask=batch.mask, target=batch.target)
+    )
+    keys = ("semantic", "consistency", "overall", "semantic_floor", "consistency_cap")
+    return {"bg_psnr": r["psnr"], **{k: r[k] for k in keys}}
+
+
+@torch.no_grad()
 def score_rows(examples: Sequence[EditExample], images: dict[str, torch.Tensor]) -> dict[str, dict[str, dict[str, float]]]:
     """Mean metrics per row and task type (plus ``"all"``).
 
@@ -67,21 +87,17 @@ def score_rows(examples: Sequence[EditExample], images: dict[str, torch.Tensor])
         (capped at 100 dB) of the non-edit region against the source.
     """
     batch = EditBatch.collate(examples)
-    judge = ToyJudge(ToyJudge.Config())
     tasks = [t for t in TASKS if t in batch.tasks] + ["all"]
     result: dict[str, dict[str, dict[str, float]]] = {}
     for row, imgs in images.items():
-        out = judge.score(
-            RewardInputs(tasks=batch.tasks, images=imgs, source=batch.source, mask=batch.mask, target=batch.target)
-        )
-        psnr = masked_psnr(imgs, batch.source, (batch.mask > 0.5).float())  # [N]
+        scores = row_scores(batch, imgs)
         per_task = {}
         for task in tasks:
             sel = torch.tensor([task == "all" or t == task for t in batch.tasks])
             per_task[task] = {
-                "foreground": float(out.details["semantic"][sel].mean()),
-                "bg_psnr": float(psnr[sel].mean()),
-                "overall": float(out.values[sel].mean()),
+                "foreground": float(scores["semantic"][sel].mean()),
+                "bg_psnr": float(scores["bg_psnr"][sel].mean()),
+                "overall": float(scores["overall"][sel].mean()),
                 "n": int(sel.sum()),
             }
         result[row] = per_task
@@ -89,7 +105,7 @@ def score_rows(examples: Sequence[EditExample], images: dict[str, torch.Tensor])
 
 
 def baseline(
-    backbone: ToyEditor, examples: Sequence[EditExample], steps: int = 8, seed: int = 0
+    backbone: ToyEditor, examples: Sequence[EditExample], steps: int = 8, seed: int = EVAL_SEED
 ) -> dict[str, dict[str, dict[str, float]]]:
     """The three rows of the baseline table: the source unchanged, the ground truth and ``backbone``'s samples."""
     batch = EditBatch.collate(examples)

@@ -32,11 +32,13 @@ class ToyJudge(Reward):
       unedited image 0 by construction). The ratio of root errors rather than of squared errors keeps the score
       sensitive to the faint leftovers (ghosts, blurred edges) a good but imperfect editor leaves.
     - ``consistency = 10·clamp(PSNR_out(x, s) / psnr_scale, 0, 1)`` with the true masked PSNR of the non-edit region
-      against the source (math.md §6, 100 dB when identical): how well everything else was left alone.
+      against the source (docs/method.md §6, 100 dB when identical): how well everything else was left alone.
     - ``overall = sqrt(semantic·consistency)``, the geometric mean, like EditScore's overall. This is the reward.
 
-    ``mse_in`` is the masked MSE over mask pixels and channels. The judge needs the ground-truth ``target``, so the
-    engine refuses it for datasets without targets (``requires``).
+    The counters ``semantic_floor`` and ``consistency_cap`` count the rows whose score a clamp holds (x farther from
+    the target than the source; background PSNR above ``psnr_scale``): where they are many, the judge cannot tell
+    those rows apart. ``mse_in`` is the masked MSE over mask pixels and channels. The judge needs the ground-truth
+    ``target``, so the engine refuses it for datasets without targets (``requires``).
     """
 
     name = "toy_judge"
@@ -45,26 +47,46 @@ class ToyJudge(Reward):
     config: ToyJudgeConfig
 
     @torch.no_grad()
-    def score(self, inputs: RewardInputs) -> RewardOutput:
-        """Score ``images [M, 3, H, W]`` against ``target``/``source`` with ``mask [M, 1, H, W]``."""
+    def rows(self, inputs: RewardInputs) -> dict[str, torch.Tensor]:
+        """Per-row parts of the score, each ``[M]``: ``semantic``, ``consistency``, ``overall``, the background
+        ``psnr`` (dB) and the booleans ``degenerate``, ``empty_keep``, ``semantic_floor`` and ``consistency_cap``.
+
+        1. the edit-region errors of x and of the source against the target;
+        2. semantic progress and background PSNR, clamped into scores;
+        3. which rows a floor or a clamp holds.
+        """
         missing = [f for f in ("images", "source", "mask", "target") if getattr(inputs, f) is None]
         if missing:
             raise ValueError(f"toy_judge needs {', '.join(missing)} in its inputs (it compares with ground truth)")
+        # step 1
         x, src, tgt = inputs.images.float(), inputs.source.float(), inputs.target.float()
         edit = (inputs.mask.float() > 0.5).float()  # [M, 1, H, W]
         keep = 1.0 - edit
         err_x, _ = masked_mse(x, tgt, keep)  # [M] over the edit region (masked_mse excludes its mask argument)
         err_src, _ = masked_mse(src, tgt, keep)  # [M]
-        degenerate = err_src < self.config.min_change
-        semantic = 10 * (1 - (err_x / err_src.clamp_min(self.config.min_change)).sqrt()).clamp(0, 1)
+        # step 2
+        progress = 1 - (err_x / err_src.clamp_min(self.config.min_change)).sqrt()  # [M], at most 1
+        semantic = 10 * progress.clamp(0, 1)
         psnr = masked_psnr(x, src, edit)  # [M] over the non-edit region
         consistency = 10 * (psnr / self.config.psnr_scale).clamp(0, 1)
-        overall = torch.sqrt(semantic * consistency)
+        # step 3
+        return {
+            "semantic": semantic.float(),
+            "consistency": consistency.float(),
+            "overall": torch.sqrt(semantic * consistency).float(),
+            "psnr": psnr.float(),
+            "degenerate": err_src < self.config.min_change,
+            "empty_keep": keep.sum(dim=(1, 2, 3)) == 0,
+            "semantic_floor": progress < 0,
+            "consistency_cap": psnr > self.config.psnr_scale,
+        }
+
+    @torch.no_grad()
+    def score(self, inputs: RewardInputs) -> RewardOutput:
+        """Score ``images [M, 3, H, W]`` against ``target``/``source`` with ``mask [M, 1, H, W]``."""
+        r = self.rows(inputs)
         return RewardOutput(
-            values=overall.float(),
-            details={"semantic": semantic.float(), "consistency": consistency.float()},
-            counters={
-                "degenerate": float(degenerate.sum()),
-                "empty_keep": float((keep.sum(dim=(1, 2, 3)) == 0).sum()),
-            },
+            values=r["overall"],
+            details={"semantic": r["semantic"], "consistency": r["consistency"]},
+            counters={k: float(r[k].sum()) for k in ("degenerate", "empty_keep", "semantic_floor", "consistency_cap")},
         )

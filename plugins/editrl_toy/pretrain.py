@@ -19,6 +19,7 @@ from editrl_toy.allocator import keep_freed_memory
 from editrl_toy.backbone import ToyEditor, ToyEditorConfig, build_network
 from editrl_toy.dataset import ToyShapes, ToyShapesConfig
 from editrl_toy.evaluate import baseline
+from editrl_toy.imperfect import ImperfectionConfig, imperfect_targets
 from editrl_toy.vocabulary import tokenize
 
 WEIGHTS_NAME = "toy_editor.safetensors"
@@ -48,6 +49,12 @@ class PretrainConfig(ComponentConfig):
     """Extra loss weight inside the edit mask: ``w = 1 + edit_weight·mask``."""
     mask_weight: float = Field(0.05, ge=0.0, le=100.0)
     """Weight of the auxiliary loss that teaches the editor's gate the edit mask (BCE on its logits)."""
+    imperfection: ImperfectionConfig = ImperfectionConfig()
+    """The systematic errors taught through the targets (partial edits, spill-over, drift); none by default."""
+    gate_threshold: float = Field(0.01, gt=0.0, le=1.0)
+    """The gate's BCE target is 1 where the training target differs from the source by more than this ([0, 1]
+    units, largest channel) or inside the edit mask: the mask for exact targets, plus the spilled and drifted pixels
+    otherwise."""
     min_sigma: float = Field(0.02, ge=0.0, lt=1.0)
     """Training σ ~ U(min_sigma, 1)."""
     threads: int = Field(2, ge=1, le=256)
@@ -84,7 +91,8 @@ def pretrain(
     Each step draws ``batch_size`` train examples, σ ~ U(min_sigma, 1) and ε ~ N(0, I), forms
     ``x_σ = (1 − σ)·x_0 + σ·ε`` and regresses the network's clean prediction x̂_0 onto the target latent with weights
     ``1 + edit_weight·mask`` (x_0-space flow-matching loss; the velocity loss is this divided by σ²), plus
-    ``mask_weight`` times the BCE of the editor's gate logits against the edit mask.
+    ``mask_weight`` times the BCE of the editor's gate logits against where the target differs from the source. The
+    target is the ground truth made imperfect by ``cfg.imperfection`` (:mod:`editrl_toy.imperfect`).
 
     Args:
         cfg: training settings.
@@ -116,7 +124,10 @@ def pretrain(
         idx = torch.randint(len(train), (cfg.batch_size,), generator=gen).tolist()
         batch = EditBatch.collate([train[i] for i in idx])
         text, text_mask = tokenize(batch.instructions, arch.max_text_len)  # [B, T] each
-        x0 = batch.target * 2 - 1  # [B, 3, 32, 32]
+        goal = imperfect_targets(batch.source, batch.target, batch.mask, cfg.imperfection, gen)  # [B, 3, 32, 32]
+        moved = ((goal - batch.source).abs().amax(1, keepdim=True) > cfg.gate_threshold).float()  # [B, 1, 32, 32]
+        changed = torch.maximum(batch.mask, moved)  # [B, 1, 32, 32]: the mask and wherever the target moved
+        x0 = goal * 2 - 1  # [B, 3, 32, 32]
         src = batch.source * 2 - 1
         sigma = cfg.min_sigma + (1 - cfg.min_sigma) * torch.rand(cfg.batch_size, generator=gen)  # [B]
         eps = torch.randn(x0.shape, generator=gen)
@@ -126,7 +137,7 @@ def pretrain(
         weight = 1 + cfg.edit_weight * batch.mask  # [B, 1, 32, 32]
         loss = (weight * (pred - x0).pow(2)).mean() / weight.mean()
         if cfg.mask_weight:
-            loss = loss + cfg.mask_weight * F.binary_cross_entropy_with_logits(gate_logits, batch.mask)
+            loss = loss + cfg.mask_weight * F.binary_cross_entropy_with_logits(gate_logits, changed)
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, cfg)
         opt.zero_grad(set_to_none=True)

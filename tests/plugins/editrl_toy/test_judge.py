@@ -73,5 +73,31 @@ def test_degenerate_rows_are_counted_not_crashing():
     mask[1] = 1.0  # row 0: empty mask; row 1: full mask (no background)
     out = _judge().score(RewardInputs(tasks=["add"] * 2, images=src, source=src, mask=mask, target=src))
     assert torch.isfinite(out.values).all()
-    assert out.counters == {"degenerate": 2.0, "empty_keep": 1.0}
+    assert out.counters == {"degenerate": 2.0, "empty_keep": 1.0, "semantic_floor": 0.0, "consistency_cap": 2.0}
     assert torch.allclose(out.values, torch.full((2,), 10.0))
+
+
+def test_clamp_counters_count_the_rows_a_clamp_holds():
+    # One 2×2 image per row, the top-left pixel is the edit region; source 0, target 1 there.
+    src = torch.zeros(3, 3, 2, 2)
+    tgt = src.clone()
+    tgt[:, :, 0, 0] = 1.0
+    mask = torch.zeros(3, 1, 2, 2)
+    mask[:, 0, 0, 0] = 1.0
+    x = src.clone()
+    x[0, :, 0, 0] = -0.5  # row 0: 1.5 from the target vs 1 for the source → progress 1 − 1.5 = −0.5, floored at 0
+    x[0, :, 1, 1] = 0.5  # background mse 3·0.25 / 9 = 1/12 → PSNR 10.79 dB, below the scale
+    x[1, :, 0, 0] = 0.5  # row 1: semantic 5; background identical → PSNR 100 dB > 40 dB, capped
+    x[2, :, 0, 0] = 1.0  # row 2: semantic 10 (progress exactly 1, not a clamp)
+    x[2, :, 1, 1] = 0.01  # background mse 3·1e-4 / 9 → PSNR 10·log10(30000) = 44.77 dB > 40 dB, capped;
+    out = _judge().score(RewardInputs(["add"] * 3, x, None, src, mask, tgt))
+    assert out.counters["semantic_floor"] == 1.0 and out.counters["consistency_cap"] == 2.0
+    assert torch.allclose(out.details["semantic"], torch.tensor([0.0, 5.0, 10.0]))
+    rows = _judge().rows(RewardInputs(["add"] * 3, x, None, src, mask, tgt))
+    assert rows["semantic_floor"].tolist() == [True, False, False]
+    assert rows["consistency_cap"].tolist() == [False, True, True]
+    assert math.isclose(float(rows["psnr"][0]), 10 * math.log10(12), rel_tol=1e-5)
+    # with a scale of 50 dB, row 2 (44.77 dB) is no longer capped and scores 10·44.77/50
+    wide = ToyJudge(ToyJudge.Config(psnr_scale=50.0)).score(RewardInputs(["add"] * 3, x, None, src, mask, tgt))
+    assert wide.counters["consistency_cap"] == 1.0
+    assert math.isclose(float(wide.details["consistency"][2]), 10 * 10 * math.log10(30000) / 50, rel_tol=1e-5)

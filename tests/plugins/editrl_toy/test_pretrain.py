@@ -14,6 +14,7 @@ from editrl_toy.backbone import ToyEditor, ToyEditorConfig
 from editrl_toy.commands import toy_app
 from editrl_toy.dataset import ToyShapes
 from editrl_toy.evaluate import ROWS, baseline, markdown_table
+from editrl_toy.imperfect import ImperfectionConfig
 from editrl_toy.pretrain import META_NAME, WEIGHTS_NAME, PretrainConfig, pretrain
 
 TINY_ARCH = ToyEditorConfig(weights="random", dim=16, depth=1, heads=2, mlp_ratio=1.0)
@@ -41,6 +42,17 @@ def test_pretrain_is_deterministic_and_loadable(tmp_path):
     backbone.load(torch.device("cpu"))
 
 
+def test_imperfect_targets_change_what_is_learned(tmp_path):
+    # Same seed, same batches and noise: only the targets differ (partial edits, spill-over, drift), so the loss does.
+    cfg = PretrainConfig(steps=2, batch_size=4, warmup=1, log_every=1)
+    flawed = cfg.model_copy(update={"imperfection": ImperfectionConfig(strength_min=0.3, spill=1.0, drift=0.08)})
+    exact = pretrain(cfg, TINY_ARCH, tmp_path / "exact", "e", log=lambda _: None)
+    meta = pretrain(flawed, TINY_ARCH, tmp_path / "flawed", "f", log=lambda _: None)
+    assert meta["final_metrics"]["train_loss"] != exact["final_metrics"]["train_loss"]
+    assert meta["settings"]["imperfection"] == {"strength_min": 0.3, "spill": 1.0, "spill_radius": 2.0, "drift": 0.08}
+    assert exact["settings"]["imperfection"]["spill"] == 0.0
+
+
 def test_baseline_rows_bracket_the_editor():
     examples = list(ToyShapes(ToyShapes.Config(eval_size=6)).split("eval"))
     backbone = ToyEditor(TINY_ARCH)
@@ -61,11 +73,17 @@ def test_commands_register_and_run(tmp_path):
     runner = CliRunner()
     out = tmp_path / "w"
     result = runner.invoke(
-        toy_app, ["pretrain", "--out", str(out), "--steps", "2", "--dim", "16", "--depth", "1", "--mlp-ratio", "1"]
-    )
+        toy_app,
+        ["pretrain", "--out", str(out), "--steps", "2", "--dim", "16", "--depth", "1", "--mlp-ratio", "1",
+         "--strength-min", "0.5", "--spill", "0.7", "--spill-radius", "1.5", "--drift", "0.04"],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
+    meta = json.loads((out / META_NAME).read_text())
+    assert meta["settings"]["imperfection"] == {"strength_min": 0.5, "spill": 0.7, "spill_radius": 1.5, "drift": 0.04}
     assert (out / WEIGHTS_NAME).is_file() and "| base editor | add |" in result.output
     result = runner.invoke(toy_app, ["baseline", "--weights", str(out / WEIGHTS_NAME), "--eval-size", "3"])
     assert result.exit_code == 2 and "does not fit" in result.output  # the default architecture is not the tiny one
     result = runner.invoke(toy_app, ["pretrain", "--out", str(out), "--dim", "10"])
     assert result.exit_code != 0 and "dim" in result.output
+    result = runner.invoke(toy_app, ["pretrain", "--out", str(out), "--spill", "3"])
+    assert result.exit_code != 0 and "spill" in result.output
