@@ -54,3 +54,22 @@ class Brightness(Reward):
 def editrl_register_components(registry):
     registry.add(Brightness)
 '''
+
+
+def fake_plugin_module():
+    """:data:`FAKE_PLUGIN` imported in-process as the module ``tests_fake_plugin`` (its ``Brightness`` reward for tests
+    that need the class itself rather than an installed plugin); one module however often it is asked for."""
+    import linecache
+    import sys
+    import types
+
+    module = sys.modules.get("tests_fake_plugin")
+    if module is None:
+        filename = "<tests_support.FAKE_PLUGIN>"
+        # in linecache, so that inspect finds the source (the contract checks read the attribute docstrings)
+        linecache.cache[filename] = (len(FAKE_PLUGIN), None, FAKE_PLUGIN.splitlines(keepends=True), filename)
+        module = types.ModuleType("tests_fake_plugin")
+        module.__file__ = filename
+        sys.modules["tests_fake_plugin"] = module
+        exec(compile(FAKE_PLUGIN, filename, "exec"), module.__dict__)
+    return module

@@ -27,24 +27,12 @@ KONTEXT_SCHEDULER_CONFIG = {
 }
 
 
-def _bytes_to_unicode() -> list[str]:
-    """The 256 printable stand-ins of GPT-2/CLIP byte-level BPE, in byte order."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return [chr(c) for _, c in sorted(zip(bs, cs))]
-
-
 def tiny_clip_tokenizer():
     """A CLIP tokenizer with a character-level byte vocabulary (514 tokens, no merges): bos 0, eos = pad = 1."""
     from transformers import CLIPTokenizer
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
 
-    chars = _bytes_to_unicode()
+    chars = [bytes_to_unicode()[b] for b in range(256)]  # GPT-2/CLIP byte-level stand-ins, in byte order
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
     for c in chars:
         vocab[c] = len(vocab)

