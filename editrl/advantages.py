@@ -1,4 +1,4 @@
-"""Group-relative advantages (math.md §1)."""
+"""Group-relative advantages (docs/method.md §1)."""
 
 from __future__ import annotations
 

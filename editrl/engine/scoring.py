@@ -1,4 +1,4 @@
-"""Scoring final samples: build each reward's inputs once, call the rewards, combine the terms (math.md §1)."""
+"""Scoring final samples: build each reward's inputs once, call the rewards, combine the terms (docs/method.md §1)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The training loop. The engine owns the loop; every variant (editor, exploration, policy, rewards, optimiser,
 regularisers) is a plugin component.
 
-One step (math.md §1–4):
+One step (docs/method.md §1–4):
     1. sample a batch of N edit examples;
     2. encode each example's condition once;
     3. the exploration scheme draws G initial noises per example;

@@ -51,7 +51,7 @@ class Condition:
 
 def dilate_mask(mask: torch.Tensor, cells: int) -> torch.Tensor:
     """Grid mask ``[N, 1, h, w]`` (1 = edit) dilated by ``cells`` in every direction (a (2·cells + 1)² square; the
-    border is not padded with edit). ``cells = 0`` returns the mask as float. The engine's only dilation (math.md §0):
+    border is not padded with edit). ``cells = 0`` returns the mask as float. The engine's only dilation (docs/method.md §0):
     it runs once per step on the latent mask, before the exploration, the policy and the token mask read it."""
     mask = mask.float()  # [N, 1, h, w]
     if cells == 0:
@@ -117,7 +117,7 @@ class Backbone(Component):
 
     # -- masks -----------------------------------------------------------------------------------------------
     def latent_mask(self, pixel_mask: torch.Tensor, latent_shape: tuple[int, int, int]) -> torch.Tensor:
-        """Pixel mask ``[N, 1, H, W]`` (1 = edit) → latent-grid mask ``[N, 1, h, w]`` by max-pool (math.md §0)."""
+        """Pixel mask ``[N, 1, H, W]`` (1 = edit) → latent-grid mask ``[N, 1, h, w]`` by max-pool (docs/method.md §0)."""
         _, h, w = latent_shape
         return F.adaptive_max_pool2d(pixel_mask.float(), (h, w))
 

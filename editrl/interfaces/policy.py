@@ -11,7 +11,7 @@ from editrl.component import Component
 
 
 class SurrogatePolicy(Component):
-    """``log π(i | a, k)`` over the G candidates of a group (math.md §3)."""
+    """``log π(i | a, k)`` over the G candidates of a group (docs/method.md §3)."""
 
     kind: ClassVar[str] = "policy"
     #: Example fields this policy needs (``{"mask"}`` for region-aware distances).

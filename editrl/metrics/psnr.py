@@ -1,4 +1,4 @@
-"""Masked PSNR over the non-edit region (math.md §6), usable by rewards and by evaluation code.
+"""Masked PSNR over the non-edit region (docs/method.md §6), usable by rewards and by evaluation code.
 
 Images are ``[M, 3, H, W]`` in [0, 1]; ``mask [M, 1, H, W]`` marks the edit region with 1 and ``keep = 1 − mask`` the
 region that must be preserved. This is the *true masked* PSNR: the squared error is averaged over kept elements only

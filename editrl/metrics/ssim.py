@@ -1,4 +1,4 @@
-"""Masked SSIM over the non-edit region (math.md §6), in plain torch.
+"""Masked SSIM over the non-edit region (docs/method.md §6), in plain torch.
 
 The standard SSIM map of Wang et al. (2004): Gaussian window 11×11 with σ = 1.5, data range 1, ``C1 = 0.01²``,
 ``C2 = 0.03²``, local (co)variances without Bessel correction, computed per channel and averaged over channels. The

@@ -1,4 +1,4 @@
-"""DiffusionNFT, CoCoEdit's optimiser (math.md §7): negative-aware fine-tuning on the final samples of θ_old.
+"""DiffusionNFT, CoCoEdit's optimiser (docs/method.md §7): negative-aware fine-tuning on the final samples of θ_old.
 
 Rollouts under θ_old keep only their final samples. Each sample is re-noised at a random subset of the rollout's own
 σ grid with fresh noise, and the velocity of θ is trained towards the implicit positive policy on good samples and
@@ -31,14 +31,14 @@ class DiffusionNftConfig(ComponentConfig):
     adv_clip: float = Field(5.0, gt=0.0, le=100.0)
     """Advantages are clipped to ±adv_clip before r = 0.5 + A/(2·adv_clip); the policy loss is scaled by it (5)."""
     eps_std: float = Field(1e-4, gt=0.0, le=1.0)
-    """Added to the global reward std when standardising (math.md §1)."""
+    """Added to the global reward std when standardising (docs/method.md §1)."""
     timestep_fraction: float = Field(0.99, gt=0.0, le=1.0)
     """Each sample trains at int(K·fraction) (at least 1) of the rollout's K noise levels, its own random subset."""
     adaptive_weighting: bool = True
     """Divide each row's x̂_0 error by sg(mean|x̂_0 − x_0|) (the paper's adaptive weighting); false: plain MSE."""
     filter_std: float | None = Field(None, ge=0.0, le=100.0)
     """Drop groups whose reward std is ≤ this (CoCoEdit: 0.02 of raw rewards); null keeps all. The rewards here are
-    the engine's total, each term standardised over the minibatch (math.md §1), not CoCoEdit's raw sum."""
+    the engine's total, each term standardised over the minibatch (docs/method.md §1), not CoCoEdit's raw sum."""
     filter_mean: float | None = None
     """Drop groups whose mean reward is ≥ this (CoCoEdit: 0.9 of raw rewards); null keeps all. Same scale caveat."""
     old_decay: OldDecay = "linear"

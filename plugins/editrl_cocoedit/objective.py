@@ -1,4 +1,4 @@
-"""The DiffusionNFT objective as plain tensor functions (math.md §7), shared by the optimiser and its tests."""
+"""The DiffusionNFT objective as plain tensor functions (docs/method.md §7), shared by the optimiser and its tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""θ_old, DiffusionNFT's rollout policy: a second, non-trained LoRA adapter soft-updated towards θ (math.md §7)."""
+"""θ_old, DiffusionNFT's rollout policy: a second, non-trained LoRA adapter soft-updated towards θ (docs/method.md §7)."""
 
 from __future__ import annotations
 

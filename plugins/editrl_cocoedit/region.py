@@ -1,9 +1,9 @@
-"""CoCoEdit's region regularisers on DiffusionNFT's two branches (math.md §8).
+"""CoCoEdit's region regularisers on DiffusionNFT's two branches (docs/method.md §8).
 
 The positive branch's clean prediction x̂⁺_0 must keep the non-edit region near an anchor (the source latent, or
 the rollout sample), the negative branch's x̂⁻_0 must move the edit region away from the source; both are hinges on
 a weighted latent MSE whose weights come from the eroded masks and a down-weighted boundary ring, as in CoCoEdit's
-code. The latent mask is the backbone's pixel → latent conversion (``rollout.latent_mask``, max-pool, math.md §0).
+code. The latent mask is the backbone's pixel → latent conversion (``rollout.latent_mask``, max-pool, docs/method.md §0).
 """
 
 from __future__ import annotations

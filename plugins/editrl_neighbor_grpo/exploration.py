@@ -1,4 +1,4 @@
-"""Initial-noise exploration schemes: iid noise and Neighbor GRPO's global neighbourhood (math.md §2.1, §2.2).
+"""Initial-noise exploration schemes: iid noise and Neighbor GRPO's global neighbourhood (docs/method.md §2.1, §2.2).
 
 All randomness comes from the ``generator`` handed to ``sample`` (the run's checkpointed RNG), so the same generator
 state gives the same noises; the global torch RNG is never touched. Noise is drawn in float32 on the generator's
@@ -21,7 +21,7 @@ def neighbourhood(
     """Variance-preserving perturbations of one base noise per group, with element-wise strength ``S``.
 
     ``x^i = sqrt(1 − S⊙S) ⊙ base + S ⊙ ε^i`` with ``ε^i ~ N(0, I)`` iid. With ``reference=True`` candidate 0 is
-    ``base`` itself and candidates 1..G−1 are perturbed (RDP, math.md §2.3); otherwise all G are perturbed (global
+    ``base`` itself and candidates 1..G−1 are perturbed (RDP, docs/method.md §2.3); otherwise all G are perturbed (global
     neighbourhood, §2.2, where ``S`` is the scalar σ). If ``base ~ N(0, I)`` every candidate is marginally N(0, I),
     two perturbed candidates have per-element correlation ``1 − S²`` and E‖Δ‖² = 2S² per element, and the reference
     and a perturbed candidate have correlation ``sqrt(1 − S²)``.
@@ -72,7 +72,7 @@ def mean_pairwise_msd(x: torch.Tensor) -> float:
 
 
 class IidNoise(ExplorationScheme):
-    """Independent N(0, I) initial noise for every candidate (plain GRPO / DiffusionNFT sampling, math.md §2.1)."""
+    """Independent N(0, I) initial noise for every candidate (plain GRPO / DiffusionNFT sampling, docs/method.md §2.1)."""
 
     name = "iid"
 
@@ -93,7 +93,7 @@ class GlobalNeighborhoodConfig(ExplorationConfig):
 
 
 class GlobalNeighborhood(ExplorationScheme):
-    """Neighbor GRPO: G variance-preserving perturbations of one base noise per group, no reference (math.md §2.2)."""
+    """Neighbor GRPO: G variance-preserving perturbations of one base noise per group, no reference (docs/method.md §2.2)."""
 
     name = "global_neighborhood"
     Config: ClassVar[type[GlobalNeighborhoodConfig]] = GlobalNeighborhoodConfig

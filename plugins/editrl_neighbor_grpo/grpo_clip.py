@@ -1,4 +1,4 @@
-"""GRPO with a clipped surrogate objective over a leaping policy (math.md §1, §3, §4)."""
+"""GRPO with a clipped surrogate objective over a leaping policy (docs/method.md §1, §3, §4)."""
 
 from __future__ import annotations
 

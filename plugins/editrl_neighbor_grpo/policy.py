@@ -1,14 +1,14 @@
 """Surrogate leaping policies: a softmax over a group's G candidates of a distance to an anchor's prediction.
 
 ``log π(i | a, k) = log_softmax_i( −½ · d(i) )`` over every candidate i of the group, the reference included
-(math.md §3 steps 4–5). Two distances:
+(docs/method.md §3 steps 4–5). Two distances:
 
 * ``euclidean`` (Neighbor GRPO): ``d(i) = mean_elements((x_{k+1}^i − x̂^{(a)})²) / τ²``.
 * ``masked`` (RC-GRPO Scheme B, region-normalised):
   ``d_M(i) = ‖M⊙Δ_i‖² / (τ_in²·n_in) + ‖(1 − M)⊙Δ_i‖² / (τ_out²·n_out)``, ``Δ_i = x_{k+1}^i − x̂^{(a)}``, with n the
   number of latent elements (channels included) of each region; a region with no elements drops its term.
 
-Bandwidth (math.md §3.1): ``fixed`` uses the configured τ at every step (the masked policy's default). ``median``
+Bandwidth (docs/method.md §3.1): ``fixed`` uses the configured τ at every step (the masked policy's default). ``median``
 sets τ² per (group, step[, region]) to the **median over the G(G−1)/2 unordered candidate pairs i < j of the
 per-element mean squared distance between the candidates' stored next states**,
 ``median_{i<j} mean_{elements ∈ region}((x_{k+1}^i − x_{k+1}^j)²)`` — the usual median (the mean of the two middle
@@ -97,7 +97,7 @@ def masked_distance(
     tau_in_sq: torch.Tensor | float,
     tau_out_sq: torch.Tensor | float,
 ) -> torch.Tensor:
-    """RC-GRPO's region-normalised distance (math.md §3 Scheme B).
+    """RC-GRPO's region-normalised distance (docs/method.md §3 Scheme B).
 
     ``d_M(i) = ‖M⊙Δ_i‖² / (τ_in²·n_in) + ‖(1 − M)⊙Δ_i‖² / (τ_out²·n_out)`` with ``n_in = C·Σ M`` and
     ``n_out = C·Σ (1 − M)`` latent elements; a region with no elements (empty or full mask) drops its term.

@@ -1,4 +1,4 @@
-"""KL-style anchor to the frozen base editor: mean squared velocity difference (math.md §4, optional β_KL)."""
+"""KL-style anchor to the frozen base editor: mean squared velocity difference (docs/method.md §4, optional β_KL)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Preservation rewards: how well a sample keeps the **source** image outside the edit region (math.md §6).
+"""Preservation rewards: how well a sample keeps the **source** image outside the edit region (docs/method.md §6).
 
 Every reward here compares the decoded sample (``images``) with the **source** image (``source``), never with a
 ground-truth target, over ``keep = 1 − mask`` (mask 1 = edit). Rows whose mask covers the whole image have nothing to

@@ -1,4 +1,4 @@
-"""Attention Concentration Density reward (RC-GRPO Eq. 16–18, math.md §5)."""
+"""Attention Concentration Density reward (RC-GRPO Eq. 16–18, docs/method.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Region-Decoupled Perturbation (RC-GRPO Eq. 10–11, math.md §2.3)."""
+"""Region-Decoupled Perturbation (RC-GRPO Eq. 10–11, docs/method.md §2.3)."""
 
 from __future__ import annotations
 

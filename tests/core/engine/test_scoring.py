@@ -1,4 +1,4 @@
-"""The engine's reward combination (math.md §1): each term is standardised over the whole minibatch, then weighted."""
+"""The engine's reward combination (docs/method.md §1): each term is standardised over the whole minibatch, then weighted."""
 
 from __future__ import annotations
 

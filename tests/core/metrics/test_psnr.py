@@ -1,4 +1,4 @@
-"""Masked PSNR (math.md §6): hand-computed values, the mask, the cap and the empty-keep rule."""
+"""Masked PSNR (docs/method.md §6): hand-computed values, the mask, the cap and the empty-keep rule."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Masked SSIM (math.md §6): closed forms, an independent float64 reference, the mask and the border rule."""
+"""Masked SSIM (docs/method.md §6): closed forms, an independent float64 reference, the mask and the border rule."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""DiffusionNFT's pieces against hand-computed values (math.md §7): r from advantages, the group filters, the loss and
+"""DiffusionNFT's pieces against hand-computed values (docs/method.md §7): r from advantages, the group filters, the loss and
 its gradient for a tiny linear velocity, the θ_old schedule."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""CoCoEdit's region regulariser against hand-computed values (math.md §8): erosion and the boundary ring, the
+"""CoCoEdit's region regulariser against hand-computed values (docs/method.md §8): erosion and the boundary ring, the
 weighted distance, each hinge term with its branch weight, both anchors."""
 
 from __future__ import annotations

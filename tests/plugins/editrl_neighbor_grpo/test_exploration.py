@@ -1,4 +1,4 @@
-"""Exploration schemes (math.md §2.1–2.3): marginals, neighbourhood geometry, the reference, and the RNG contract.
+"""Exploration schemes (docs/method.md §2.1–2.3): marginals, neighbourhood geometry, the reference, and the RNG contract.
 
 Statistical checks use fixed seeds; each tolerance is about 5 standard deviations of its estimator, computed in the
 comment beside it, so a correct implementation passes for any seed and a wrong constant (e.g. σ instead of σ²) fails.
@@ -103,7 +103,7 @@ def test_same_seed_same_noise_and_only_the_given_generator_is_used():
 
 
 def test_neighbourhood_with_reference_and_elementwise_strength():
-    # RDP (math.md §2.3): S = σ_in·M + σ_out·(1 − M), the left half of the latent is the edit region.
+    # RDP (docs/method.md §2.3): S = σ_in·M + σ_out·(1 − M), the left half of the latent is the edit region.
     sigma_in, sigma_out, g = 0.3, 0.02, 5
     n = 400
     base = torch.randn(n, 2, 8, 8, generator=_gen(5))

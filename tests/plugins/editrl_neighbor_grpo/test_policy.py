@@ -1,4 +1,4 @@
-"""Surrogate leaping policies (math.md §3 steps 4–5, §3.1, Scheme B): hand-computed log-probs and distances, the
+"""Surrogate leaping policies (docs/method.md §3 steps 4–5, §3.1, Scheme B): hand-computed log-probs and distances, the
 median bandwidth, region handling, gradients and the entropy helper."""
 
 import math

@@ -1,4 +1,4 @@
-"""Pixel preservation rewards (math.md §6): values, details, the source as reference, configs and registration."""
+"""Pixel preservation rewards (docs/method.md §6): values, details, the source as reference, configs and registration."""
 
 import pydantic
 import pytest
