@@ -55,7 +55,7 @@ def _plugin_commands() -> dict:
     except EditrlError as exc:  # a broken plugin must not take the whole CLI down
         console_err.print(f"[yellow]warning:[/] plugin commands unavailable: {exc}")
         return {}
-    scratch = typer.Typer()
+    scratch = typer.Typer(rich_markup_mode=None)  # plugin commands get plain help too (no `<bool>`)
     pm.hook.editrl_register_commands(app=scratch)
     if not scratch.registered_commands and not scratch.registered_groups:
         return {}
