@@ -4,6 +4,9 @@ plugin's source. (Imported by name; ``conftest`` modules are not importable reli
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import torch
@@ -73,3 +76,27 @@ def fake_plugin_module():
         sys.modules["tests_fake_plugin"] = module
         exec(compile(FAKE_PLUGIN, filename, "exec"), module.__dict__)
     return module
+
+
+KILLER = '''
+import os
+from editrl import hookimpl
+
+
+@hookimpl
+def editrl_on_step_end(step, metrics, run_dir):
+    if step == int(os.environ["EDITRL_TEST_KILL_AT"]):
+        os._exit(137)  # like SIGKILL: no cleanup, no checkpoint
+'''
+
+
+def run_killed_at(step: int, recipe: Path, overrides: list[str], out: Path, workdir: Path) -> None:
+    """``editrl run`` in a subprocess that dies like ``kill -9`` right after ``step`` (a local plugin module calls
+    ``os._exit`` from ``editrl_on_step_end``); asserts that it did."""
+    (workdir / "killer.py").write_text(KILLER)
+    env = {**os.environ, "EDITRL_TEST_KILL_AT": str(step), "OMP_NUM_THREADS": "2"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "editrl", "run", str(recipe), *overrides, f"output_dir={out}", "-p", "killer"],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 137, proc.stdout + proc.stderr

@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import torch
 
-from tests_support import TINY, TOY_RECIPE, latest_lora, read_metrics
-
-KILLER = '''
-import os
-from editrl import hookimpl
-
-
-@hookimpl
-def editrl_on_step_end(step, metrics, run_dir):
-    if step == int(os.environ["EDITRL_TEST_KILL_AT"]):
-        os._exit(137)  # like SIGKILL: no cleanup, no checkpoint
-'''
+from tests_support import TINY, TOY_RECIPE, latest_lora, read_metrics, run_killed_at
 
 RUN = [*TINY, "train.steps=4", "train.save_every=2", "eval.at_end=false"]
 
@@ -28,14 +13,8 @@ def test_resume_after_kill_equals_uninterrupted(cli, tmp_path):
     straight = tmp_path / "straight"
     assert cli("run", TOY_RECIPE, *RUN, f"output_dir={straight}").exit_code == 0
 
-    (tmp_path / "killer.py").write_text(KILLER)
     killed = tmp_path / "killed"
-    env = {**os.environ, "EDITRL_TEST_KILL_AT": "3", "OMP_NUM_THREADS": "2"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "editrl", "run", str(TOY_RECIPE), *RUN, f"output_dir={killed}", "-p", "killer"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
-    )
-    assert proc.returncode == 137, proc.stdout + proc.stderr
+    run_killed_at(3, TOY_RECIPE, RUN, killed, tmp_path)
     assert (killed / "checkpoints" / "latest").read_text().strip() == "step_000002"
     assert [m["step"] for m in read_metrics(killed)] == [1, 2, 3]  # step 3 ran but was never checkpointed
 

@@ -4,13 +4,9 @@ bit-identically (θ_old included)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import torch
 
-from tests_support import REPO, latest_lora, read_metrics
+from tests_support import REPO, latest_lora, read_metrics, run_killed_at
 from editrl.engine.build import build_components, load_recipe
 from editrl.engine.checkpoint import STATE_FILE
 from editrl.engine.rollout import integrate
@@ -107,17 +103,6 @@ def test_toy_recipe_runs_end_to_end(cli, tmp_path):
     assert (out / "eval.json").is_file() and "cocoedit_similarity" in result.output
 
 
-KILLER = '''
-import os
-from editrl import hookimpl
-
-
-@hookimpl
-def editrl_on_step_end(step, metrics, run_dir):
-    if step == int(os.environ["EDITRL_TEST_KILL_AT"]):
-        os._exit(137)  # like SIGKILL: no cleanup, no checkpoint
-'''
-
 RUN = [*TINY_NFT, "train.steps=4", "train.save_every=2", "eval.at_end=false"]
 
 
@@ -125,14 +110,8 @@ def test_resume_after_kill_equals_uninterrupted(cli, tmp_path):
     straight = tmp_path / "straight"
     assert cli("run", RECIPE, *RUN, f"output_dir={straight}").exit_code == 0
 
-    (tmp_path / "killer.py").write_text(KILLER)
     killed = tmp_path / "killed"
-    env = {**os.environ, "EDITRL_TEST_KILL_AT": "3", "OMP_NUM_THREADS": "2"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "editrl", "run", str(RECIPE), *RUN, f"output_dir={killed}", "-p", "killer"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
-    )
-    assert proc.returncode == 137, proc.stdout + proc.stderr
+    run_killed_at(3, RECIPE, RUN, killed, tmp_path)
     assert (killed / "checkpoints" / "latest").read_text().strip() == "step_000002"
 
     resumed = cli("run", RECIPE, *RUN, f"output_dir={killed}", "resume=true")
