@@ -1,9 +1,9 @@
 """editrl's own components pass the contract suite plugin authors run (``editrl.testing``), parametrised over the
 registry, so that a new builtin is checked without being listed here.
 
-Skipped, with the reason shown by ``pytest -rs``: backbones that need downloaded weights and have no tiny variant
-(``qwen_image_edit``), and rewards that score through an HTTP judge server (``editscore``, ``mllm_judge``: their own
-tests serve a fake judge on 127.0.0.1). ``flux_kontext`` runs on the tiny random pipeline of ``editrl_flux.tiny``.
+Skipped, with the reason shown by ``pytest -rs``: rewards that score through an HTTP judge server (``editscore``,
+``mllm_judge``: their own tests serve real tiny judges on 127.0.0.1). ``flux_kontext`` and ``qwen_image_edit`` run on
+the tiny random pipelines of ``editrl_flux.tiny`` and ``editrl_qwen.tiny`` (slow).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ REGISTRY = default_registry()
 
 #: Why a builtin cannot run on a CPU test machine.
 SKIP = {
-    ("backbone", "qwen_image_edit"): "needs the Qwen-Image-Edit weights (no tiny variant ships)",
     ("reward", "editscore"): "scores through an HTTP judge server",
     ("reward", "mllm_judge"): "scores through an HTTP judge server",
 }
@@ -35,8 +34,12 @@ CONFIGS = {
     ("backbone", "flux_kontext"): lambda tmp: {
         "model": str(_tiny_kontext(tmp)), "dtype": "fp32", "max_sequence_length": 16, "gradient_checkpointing": False,
     },
+    ("backbone", "qwen_image_edit"): lambda tmp: {
+        "model": str(_tiny_qwen_edit(tmp)), "dtype": "fp32", "gradient_checkpointing": False,
+        "reference_resolution": 64,  # the tiny VAE at the pipelines' 1024² reference takes seconds per encode
+    },
 }
-SLOW = {("backbone", "flux_kontext")}
+SLOW = {("backbone", "flux_kontext"), ("backbone", "qwen_image_edit")}
 
 
 def _params():
@@ -74,3 +77,10 @@ def _tiny_kontext(tmp):
 
     build_tiny_kontext(tmp / "kontext")
     return tmp / "kontext"
+
+
+def _tiny_qwen_edit(tmp):
+    from editrl_qwen.tiny import build_tiny_qwen_edit
+
+    build_tiny_qwen_edit(tmp / "qwen_edit")
+    return tmp / "qwen_edit"
