@@ -19,20 +19,18 @@ import asyncio
 import importlib.util
 import json
 import math
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import torch
 
 from editrl.engine.build import build_components, load_recipe
 from editrl.engine.trainer import Trainer
 from editrl.interfaces import Reward, RewardOutput
+from editrl_judges.local_servers import ServerProcess, free_port, start_llama_server
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "toy" / "neighbor_grpo.yaml"
@@ -50,30 +48,11 @@ class ZeroReward(Reward):
         return RewardOutput(values=torch.zeros(inputs.images.shape[0]))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class SlowJudge:
+def slow_judge(latency_s: float, log: Path) -> ServerProcess:
     """An OpenAI-shaped judge answering every chat completion after ``latency_s`` (concurrently), in a process of its
     own, as a real server would be: its event loop must not compete with the trainer for this interpreter."""
-
-    def __init__(self, latency_s: float) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", str(self.port), str(latency_s)])
-        for _ in range(600):
-            try:
-                httpx.get(f"http://127.0.0.1:{self.port}/v1/models", timeout=1)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("the stub judge did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+    port = free_port()
+    return ServerProcess([sys.executable, __file__, "--serve", str(port), str(latency_s)], port, "/v1/models", log)
 
 
 def serve(port: int, latency_s: float) -> None:
@@ -129,9 +108,9 @@ def overlap(steps: int) -> None:
                     "per-row latency, concurrency 1": (rollout / rows, 1)}  # fmt: skip
         served, judges = {}, []
         for name, (latency, concurrency) in settings.items():
-            judge = SlowJudge(latency)
+            judge = slow_judge(latency, Path(tmp) / f"judge_{len(judges)}.log")
             judges.append(judge)
-            reward = json.dumps({"type": "mllm_judge", "base_url": f"http://127.0.0.1:{judge.port}/v1", "model": "slow",
+            reward = json.dumps({"type": "mllm_judge", "base_url": judge.base_url, "model": "slow",
                                  "template": "yes_no", "max_tokens": 1, "concurrency": concurrency})  # fmt: skip
             served[name] = trainer(Path(tmp) / name.replace(" ", "_").replace(",", ""), f"rewards=[{reward}]", False)
             served[name].train_step()  # warm-up
@@ -167,23 +146,14 @@ def throughput() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         gguf = build_tiny_gguf(Path(tmp) / "tiny.gguf")
-        port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-                                 "--port", str(port), "--n_ctx", "512", "--n_threads", "1"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        server = start_llama_server(gguf, Path(tmp) / "llama.log")
         try:
-            for _ in range(300):
-                try:
-                    httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
             M = 128
             inputs = RewardInputs(tasks=["add"] * M, images=torch.rand(M, 3, 64, 64), source=torch.rand(M, 3, 64, 64),
                                   instructions=["add a red square"] * M)  # fmt: skip
             print("llama-cpp-python server, designed tiny GGUF, 128 yes/no logprob requests:")
             for concurrency in (1, 2, 4, 8):
-                reward = MllmJudge(MllmJudgeConfig(base_url=f"http://127.0.0.1:{port}/v1", model="tiny",
+                reward = MllmJudge(MllmJudgeConfig(base_url=server.base_url, model="tiny",
                                                    template="yes_no", max_tokens=1, concurrency=concurrency))  # fmt: skip
                 reward.load(torch.device("cpu"))
                 reward.score(inputs)  # warm-up
@@ -196,8 +166,7 @@ def throughput() -> None:
                 print(f"  concurrency {concurrency}: {statistics.median(rates):6.1f} requests/s (median of 3)")
                 reward.client.close()
         finally:
-            proc.terminate()
-            proc.wait(10)
+            server.stop()
 
 
 def main() -> None:

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib: make judge_helpers importable
-from judge_helpers import (  # noqa: E402
-    FaultProxy, start_llama_server, start_transformers_serve, why_no_llama_cpp, why_no_transformers_serve,
+from judge_helpers import FaultProxy  # noqa: E402
+
+from editrl_judges.local_servers import (  # noqa: E402
+    start_llama_server, start_transformers_serve, why_no_llama_cpp, why_no_transformers_serve,
 )
 
 

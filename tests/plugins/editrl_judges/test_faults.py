@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from tests_support import TINY, TOY_RECIPE, read_metrics
-from judge_helpers import free_port
+from editrl_judges.local_servers import free_port
 from editrl.interfaces import RewardInputs
 from editrl_judges.mllm_judge import MllmJudge, MllmJudgeConfig
 
