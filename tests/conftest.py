@@ -12,16 +12,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from tests_support import FAKE_PLUGIN
+from tests_support import FAKE_PLUGIN, write_distribution
 
 @pytest.fixture
 def fake_distribution(tmp_path, monkeypatch):
     """An installed distribution ``fake-editrl-vlm 0.1`` declaring ``[editrl] vlm = fake_editrl_vlm``."""
-    (tmp_path / "fake_editrl_vlm.py").write_text(FAKE_PLUGIN)
-    info = tmp_path / "fake_editrl_vlm-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-editrl-vlm\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[editrl]\nvlm = fake_editrl_vlm\n")
+    write_distribution(tmp_path, "fake_editrl_vlm", FAKE_PLUGIN, "fake-editrl-vlm", "vlm")
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
     import sys

@@ -100,3 +100,13 @@ def run_killed_at(step: int, recipe: Path, overrides: list[str], out: Path, work
         cwd=workdir, env=env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 137, proc.stdout + proc.stderr
+
+
+def write_distribution(folder: Path, module: str, source: str, distribution: str, entry_point: str) -> None:
+    """Make ``folder`` (put on ``sys.path`` by the caller) hold module ``module`` and an installed distribution
+    ``distribution 0.1`` whose ``[editrl]`` entry point ``entry_point`` names it, as pip would leave them."""
+    (folder / f"{module}.py").write_text(source)
+    info = folder / f"{distribution.replace('-', '_')}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[editrl]\n{entry_point} = {module}\n")

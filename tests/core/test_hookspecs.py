@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from editrl import hookspecs
-from tests_support import TINY, TOY_RECIPE
+from tests_support import TINY, TOY_RECIPE, write_distribution
 
 SPECS = {
     name: fn for name, fn in vars(hookspecs).items()
@@ -51,11 +51,7 @@ def editrl_on_step_end(step, metrics, run_dir):
 @pytest.fixture
 def hook_plugin(tmp_path, monkeypatch):
     """The plugin above, installed as distribution ``editrl-hooktest`` with entry point ``hooktest``."""
-    (tmp_path / "editrl_hooktest.py").write_text(PLUGIN)
-    info = tmp_path / "editrl_hooktest-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: editrl-hooktest\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[editrl]\nhooktest = editrl_hooktest\n")
+    write_distribution(tmp_path, "editrl_hooktest", PLUGIN, "editrl-hooktest", "hooktest")
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
     sys.modules.pop("editrl_hooktest", None)
