@@ -34,6 +34,7 @@ def run(
 
       editrl run recipes/toy/neighbor_grpo.yaml output_dir=runs/try resume=true
     """
+    from editrl.cli.data import check_recipe_data
     from editrl.engine.build import build_components, load_recipe
     from editrl.engine.trainer import Trainer
     from editrl.plugin_manager import get_plugin_manager
@@ -44,9 +45,13 @@ def run(
         # the run's recipe.yaml records every local plugin module, so `editrl eval RUN_DIR` loads them again
         cfg = cfg.model_copy(update={"plugins": list(dict.fromkeys([*cfg.plugins, *(plugin or [])]))})
         pm = get_plugin_manager(extra_modules=cfg.plugins)
-        trainer = Trainer(cfg, build_components(cfg, registry), pm)
+        components = build_components(cfg, registry)
+        check_recipe_data(cfg, components.dataset, components.backbone)  # before any weight loads or file is written
+        trainer = Trainer(cfg, components, pm)
         trainer.setup()
         console.print(f"run directory: [bold]{trainer.run_dir}[/]" + (f" (resumed at step {trainer.step})" if trainer.step else ""))
+        if trainer.cache_report:
+            console.print(trainer.cache_report, highlight=False)
         with StepProgress(cfg.train.steps, trainer.step, cfg.train.log_every, trainer.skipped_steps) as progress:
             trainer.train(progress)
         if cfg.eval.at_end:

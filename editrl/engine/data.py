@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
+from editrl.errors import EditrlError
 from editrl.interfaces import EditBatch, EditExample
 
 
@@ -16,8 +17,8 @@ class DataCursor:
     """
 
     def __init__(self, examples: Sequence[EditExample], batch_size: int, seed: int, rank: int = 0, world: int = 1):
-        if len(examples) == 0:
-            raise ValueError("dataset: the training split is empty")
+        if len(examples) == 0:  # the data check refuses this first, naming the manifest; here for direct callers
+            raise EditrlError("dataset: the training split is empty; give it at least one example")
         self.examples = examples
         self.batch_size = batch_size
         self.seed = seed

@@ -5,11 +5,14 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import torch
 
 from editrl.component import Component
+
+if TYPE_CHECKING:
+    from editrl.data.inspection import SplitInspection
 
 #: What an example may carry beyond source and instruction; datasets declare the subset they provide.
 EXAMPLE_FIELDS = frozenset({"mask", "target", "description"})
@@ -83,3 +86,19 @@ class EditDataset(Component):
     @abstractmethod
     def split(self, name: Literal["train", "eval"]) -> Sequence[EditExample]:
         """Return the examples of a split. Must be deterministic for a given config."""
+
+    def output_name(self, example: EditExample) -> str:
+        """Where an external editor's output for ``example`` lives in a results folder, relative to it (``editrl
+        score`` reads it there). Default: ``<task>/<id>.png``; datasets with a benchmark's own layout override it."""
+        return f"{example.task}/{example.id}.png"
+
+    def inspect(self, name: Literal["train", "eval"]) -> SplitInspection:
+        """Describe every example of a split for the up-front data check (``editrl validate``, the start of ``editrl
+        run``, ``editrl data summary``): where it comes from, sizes, mask area, and why it is unusable, if it is.
+
+        Default: load each example of :meth:`split` and describe its tensors. Datasets of files override it to read
+        headers instead of pixels (see ``edit_folder``); the returned problems name the file and manifest line.
+        """
+        from editrl.data.inspection import describe_loaded
+
+        return describe_loaded(name, self.split(name), f"dataset {self.name!r} split {name!r}")

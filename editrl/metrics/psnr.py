@@ -65,6 +65,28 @@ def masked_psnr(
     return torch.where(keep_weight > 0, psnr, torch.full_like(psnr, empty_value))
 
 
+def zero_fill_psnr(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """CompBench's (and PIE-Bench's) background PSNR: both images multiplied by ``keep = 1 − mask`` (the edit region
+    zero-filled), then the ordinary PSNR over **all** ``C·H·W`` elements, data range 1, capped at :data:`PSNR_CAP_DB`.
+
+    The error is the masked one scaled by the kept share, ``MSE_zf = MSE_masked · Σ keep / (H·W)``, so
+    ``PSNR_zf = PSNR_masked + 10·log10(H·W / Σ keep)`` (notes/eval_metrics.md §4.4). A soft mask zero-fills
+    partially, ``(x − y)²·keep²``, exactly as ``x·keep`` against ``y·keep`` does.
+
+    Args:
+        x: ``[M, C, H, W]`` images in [0, 1] (the edited sample).
+        y: ``[M, C, H, W]`` reference images in [0, 1] (the source).
+        mask: ``[M, 1, H, W]``, 1 = edit region.
+
+    Returns:
+        ``[M]`` float32 PSNR in dB (the cap where nothing differs, e.g. a mask covering the image).
+    """
+    _check_shapes(x, y, mask)
+    keep = 1.0 - mask.float()  # [M, 1, H, W]
+    nothing_masked = torch.zeros_like(keep)  # [M, 1, H, W]: after the fill, every element counts
+    return masked_psnr(x.float() * keep, y.float() * keep, nothing_masked)  # [M]
+
+
 def normalised_psnr(psnr_db: torch.Tensor, scale_db: float = 40.0) -> torch.Tensor:
     """CoCoEdit's ``psnr_norm = clamp(PSNR / scale_db, 0, 1)`` (scale 40 dB in CoCoEdit)."""
     return (psnr_db / scale_db).clamp(0.0, 1.0)

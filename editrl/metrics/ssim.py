@@ -111,3 +111,21 @@ def masked_ssim(
     keep_weight = keep.sum(dim=(1, 2, 3))  # [M]
     score = (keep * per_pixel).sum(dim=(1, 2, 3)) / keep_weight.clamp_min(torch.finfo(torch.float32).tiny)  # [M]
     return torch.where(keep_weight > 0, score, torch.full_like(score, empty_value))
+
+
+def zero_fill_ssim(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """CompBench's background SSIM: the ordinary full-image SSIM (mean of the map over every pixel and channel) of
+    ``x·keep`` against ``y·keep``, ``keep = 1 − mask``; the zero-filled hole scores ≈ 1 where both are black, and its
+    edges are seen by the windows around them (notes/eval_metrics.md §4.4).
+
+    Args:
+        x: ``[M, C, H, W]`` images in [0, 1] (the edited sample).
+        y: ``[M, C, H, W]`` reference images in [0, 1] (the source).
+        mask: ``[M, 1, H, W]``, 1 = edit region.
+
+    Returns:
+        ``[M]`` float32 SSIM.
+    """
+    keep = 1.0 - mask.float()  # [M, 1, H, W]
+    nothing_masked = torch.zeros_like(keep)  # [M, 1, H, W]: average the map over the whole image
+    return masked_ssim(x.float() * keep, y.float() * keep, nothing_masked)  # [M]
