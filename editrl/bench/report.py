@@ -15,6 +15,8 @@ from editrl.bench.stats import PairedDifference, Summary
 
 BASE = "base editor"
 DRIFT = "diag/background_drift"
+#: The unweighted mean over task types in eval.json (editrl.engine.evaluation.TASK_MEAN; not imported: no torch here)
+TASK_MEAN = "mean_of_tasks"
 
 
 def read_metrics(run: PlannedRun) -> list[dict]:
@@ -74,7 +76,8 @@ def build_report(spec: BenchSpec, bench_file: Path, runs: list[PlannedRun], cli_
        own runs; the within-group reward spread and background drift of training (metrics.jsonl).
     """
     evals = _read_evals(runs)  # step 1
-    tasks = sorted({t for ev in evals.values() for t in ev[-1]["means"]}, key=lambda t: (t != "all", t))
+    tasks = sorted({t for ev in evals.values() for t in ev[-1]["means"]},
+                   key=lambda t: (t != "all", t != TASK_MEAN, t))  # fmt: skip
     first = evals[(spec.baseline, spec.seeds[0])]
     report: dict = {
         "name": spec.name, "description": spec.description, "bench_file": str(bench_file), "seeds": spec.seeds,
@@ -126,7 +129,7 @@ def markdown(report: dict, plots: list[str]) -> str:
     seeds = ", ".join(map(str, report["seeds"]))
     baseline = report["variants"][report["baseline"]]["label"]
     command = " ".join(["editrl bench", report["bench_file"], *report["overrides"]])
-    counts = ", ".join(f"{n} {t}" for t, n in report["counts"].items() if t != "all")
+    counts = ", ".join(f"{n} {t}" for t, n in report["counts"].items() if t not in ("all", TASK_MEAN))
     lines = [f"# Bench `{report['name']}`", ""]
     if report["description"]:
         lines += [report["description"].strip(), ""]
@@ -145,7 +148,9 @@ def markdown(report: dict, plots: list[str]) -> str:
         lines.append(f"| {label} | " + " | ".join(_diff_cell(per_task["all"].get(m)) for m in report["metrics"]) + " |")
     lines += _spread_table(report)
     for task in report["tasks"]:
-        if task != "all":
+        if task == TASK_MEAN:
+            lines += ["", "## Unweighted mean over the task types", "", *_table(report, task)]
+        elif task != "all":
             lines += ["", f"## Task type `{task}` ({report['counts'].get(task, '?')} examples)", "", *_table(report, task)]
     if plots:
         lines += ["", "## Plots", "", *[f"![{Path(p).stem}]({Path(p).name})" for p in plots]]

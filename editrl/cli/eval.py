@@ -1,4 +1,4 @@
-"""``editrl eval``: held-out metrics of a trained run (and of its base editor)."""
+"""``editrl eval``: held-out metrics of a trained run (and of its base editor), or of a recipe's base editor."""
 
 from __future__ import annotations
 
@@ -7,50 +7,64 @@ from typing import Annotated
 
 import typer
 
-from editrl.cli.output import eval_table, print_table, user_errors
-from editrl.cli.run import PluginOpt
+from editrl.cli.output import console, eval_table, print_table, user_errors
+from editrl.cli.run import OverridesArg, PluginOpt
+
+#: The evaluation file every evaluating command writes.
+EVAL_FILE = "eval.json"
+
+
+def write_results(out_dir: Path, results, as_json: bool, title: str) -> None:
+    """Write ``out_dir/eval.json`` (one entry per editor, as ``editrl run`` writes it) and print the results: JSON
+    on stdout with ``as_json``, else the table and where the files went."""
+    from editrl.engine.checkpoint import write_text_atomic
+    from editrl.engine.evaluation import SHEET_FILE
+    from editrl.engine.metrics import dumps_json
+
+    text = dumps_json([vars(r) for r in results], indent=2)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out_dir / EVAL_FILE, text)
+    if as_json:
+        typer.echo(text)
+        return
+    print_table(eval_table(results, title=title))
+    sheet = f" and {out_dir / SHEET_FILE}" if (out_dir / SHEET_FILE).is_file() else ""
+    console.print(f"saved {out_dir / EVAL_FILE}{sheet}", highlight=False)
 
 
 def eval_run(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `editrl run`.")],
+    target: Annotated[Path, typer.Argument(
+        help="A run directory written by `editrl run` (its latest checkpoint and its base editor), or a recipe file "
+             "(.yaml: the recipe's base editor, no run needed).", show_default=False)],
+    overrides: OverridesArg = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     max_examples: Annotated[int | None, typer.Option(help="Evaluate only the first N held-out examples.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Where eval.json and the sample sheet go [default: RUN_DIR/eval/<checkpoint> for a "
+                               "run, <output_dir>/eval/base for a recipe].", show_default=False)] = None,
     plugin: PluginOpt = None,
 ) -> None:
-    """Evaluate the base editor and a run's latest checkpoint on the held-out split with fixed noise.
+    """Evaluate on the held-out split with fixed noise: a run's base editor and its latest checkpoint, or a recipe's
+    base editor. Writes eval.json and the sample sheet samples.png (source | edits | target).
 
-    Example:
+    Examples:
 
       editrl eval runs/toy_neighbor_grpo --json
+
+      editrl eval recipes/toy/rc_grpo.yaml eval.max_examples=16 -o runs/base_eval
     """
-    from editrl.engine.build import build_components, load_recipe
-    from editrl.engine.checkpoint import latest_checkpoint, load_checkpoint, step_label
-    from editrl.engine.evaluation import evaluate_base_and_trained
-    from editrl.engine.lora import LoraController, lora_config
-    from editrl.engine.metrics import dumps_json
-    from editrl.errors import EditrlError
+    from editrl.engine.evaluation import evaluate_base, evaluate_base_and_trained, load_editor
 
     with user_errors():
-        recipe_file = run_dir / "recipe.yaml"
-        if not recipe_file.is_file():
-            raise EditrlError(f"run_dir: {run_dir} has no recipe.yaml; is it a run directory written by `editrl run`?")
-        overrides = [f"eval.max_examples={max_examples}"] if max_examples else []
-        cfg, registry = load_recipe(recipe_file, overrides, extra_plugins=plugin or [])
-        checkpoint = latest_checkpoint(run_dir / "checkpoints")
-        if checkpoint is None:
-            raise EditrlError(f"run_dir: {run_dir} has no complete checkpoint yet")
-        c = build_components(cfg, registry)
-        import torch
-
-        device = torch.device("cuda" if cfg.train.device != "cpu" and torch.cuda.is_available() else "cpu")
-        c.backbone.load(device)
+        extra = [*(overrides or []), *([f"eval.max_examples={max_examples}"] if max_examples else [])]
+        editor = load_editor(target, extra, plugin or [], held_out=True)
+        c = editor.components
         for metric in c.eval_metrics:
-            metric.load(device)
-        lora = LoraController(c.backbone.denoiser, lora_config(cfg.lora, c.backbone))
-        lora_state, state = load_checkpoint(checkpoint)
-        lora.load_state_dict(lora_state)
-        results = evaluate_base_and_trained(cfg, c, lora, device, step_label(int(state["step"])))
-    if as_json:
-        typer.echo(dumps_json([vars(r) for r in results], indent=2))
-    else:
-        print_table(eval_table(results, title=f"held-out evaluation of {run_dir}"))
+            metric.load(editor.device)
+        if editor.run_dir is not None:
+            out_dir = output or editor.run_dir / "eval" / editor.checkpoint.name
+            results = evaluate_base_and_trained(editor.recipe, c, editor.lora, editor.device, editor.label, out_dir)
+        else:
+            out_dir = output or Path(editor.recipe.output_dir) / "eval" / "base"
+            results = [evaluate_base(editor.recipe, c, editor.device, out_dir)]
+    write_results(out_dir, results, as_json, f"held-out evaluation of {target}")

@@ -79,11 +79,14 @@ def eval_table(results, title: str = "held-out evaluation") -> Table:
         table.add_column(r.label, justify="right", no_wrap=True)
     if len(results) > 1:
         table.add_column("Δ", justify="right", no_wrap=True)
-    tasks = ["all", *sorted(t for t in results[0].means if t != "all")]
+    # "all" pools every row; "mean_of_tasks" (evaluation.TASK_MEAN) is the unweighted mean of the task types' means
+    tasks = sorted(results[0].means, key=lambda t: (t != "all", t != "mean_of_tasks", t))
     for task in tasks:
         for metric in results[0].means[task]:
             values = [r.means[task][metric] for r in results]
-            row = [f"{task} ({results[0].counts[task]})", metric, *(f"{v:.3f}" for v in values)]
+            count = results[0].counts[task]
+            where = f"mean of {count} tasks" if task == "mean_of_tasks" else f"{task} ({count})"
+            row = [where, metric, *(f"{v:.3f}" for v in values)]
             if len(values) > 1:
                 row.append(f"{values[-1] - values[0]:+.3f}")
             table.add_row(*row)

@@ -60,7 +60,7 @@ def test_runs_and_report(bench):
     for name in ("report.md", "report.json", "curves.png", "final.png", "spread.png", "samples.png"):
         assert (out / name).stat().st_size > 0, name
     report = json.loads((out / "report.json").read_text())
-    assert report["tasks"] == ["all", "add", "remove", "replace"]
+    assert report["tasks"] == ["all", "mean_of_tasks", "add", "remove", "replace"]
     # the paired difference is recomputed here from the runs' own eval.json
     trained = {(v, s): json.loads((out / "runs" / v / f"seed_{s}" / "eval.json").read_text())[-1]["means"]["all"]
                for v in ("narrow", "wide") for s in (0, 1)}
