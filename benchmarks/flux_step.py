@@ -27,11 +27,22 @@ values).
     python benchmarks/flux_step.py --capture-layers 4      # rollout with ACD attention capture on
     python benchmarks/flux_step.py --out benchmarks/results/flux_step_h100.json
     python benchmarks/flux_step.py --tiny --device cpu     # smoke test of this script with the tiny model
+    python benchmarks/flux_step.py --compare-cache         # peak memory with and without the condition cache
+
+Peak memory with and without the condition cache (``--encoders``): ``resident`` adds random T5-XXL (4.8 B) and CLIP-L
+text encoders on the GPU, as a run without the cache holds them (``offload_encoders`` off); ``cached`` also drops the
+VAE's encoder, as a run whose every condition is in the disk cache loads neither (its decoder stays). The encoders'
+own forward, once per example per step without the cache, is not in the timed step (its activations are small next
+to the step's). ``--compare-cache`` runs this script once per mode in a fresh process (so that one's memory does not
+carry into the other's peak) and prints both peaks and their difference.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -52,6 +63,15 @@ TINY_TRANSFORMER = dict(
     patch_size=1, in_channels=16, num_layers=2, num_single_layers=2, attention_head_dim=16, num_attention_heads=2,
     joint_attention_dim=32, pooled_projection_dim=32, guidance_embeds=True, axes_dims_rope=(4, 4, 8),
 )
+#: T5-XXL's encoder (text_encoder_2 of FLUX.1) and CLIP-L's text model (text_encoder), for ``--encoders resident``.
+T5_XXL = dict(vocab_size=32128, d_model=4096, d_ff=10240, d_kv=64, num_heads=64, num_layers=24,
+              feed_forward_proj="gated-gelu", relative_attention_num_buckets=32)
+CLIP_L = dict(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+              max_position_embeddings=77, projection_dim=768)
+TINY_T5 = dict(vocab_size=512, d_model=32, d_ff=37, d_kv=8, num_heads=4, num_layers=2, feed_forward_proj="relu",
+               relative_attention_num_buckets=8)
+TINY_CLIP = dict(vocab_size=514, hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+                 max_position_embeddings=77, projection_dim=32, bos_token_id=0, eos_token_id=1, pad_token_id=1)
 TINY_VAE = dict(
     in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 8), layers_per_block=1,
     down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2, norm_num_groups=4,
@@ -72,8 +92,42 @@ def build(args, device: torch.device):
     step_timing.damp_(transformer, keep=("x_embedder", "context_embedder"))  # 57 blocks
     config = FluxKontextConfig(dtype=args.dtype, gradient_checkpointing=not args.no_checkpointing, vae_batch_size=4)
     scheduler = FlowMatchEulerDiscreteScheduler(**KONTEXT_SCHEDULER_CONFIG)
-    backbone = FluxKontext.from_components(config, device, transformer=transformer, scheduler=scheduler, vae=vae)
+    encoders = {}
+    if args.encoders == "resident":
+        from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+
+        text_encoder, text_encoder_2 = step_timing.random_modules(args.dtype, device, lambda: (
+            CLIPTextModel(CLIPTextConfig(**(TINY_CLIP if args.tiny else CLIP_L))),
+            T5EncoderModel(T5Config(**(TINY_T5 if args.tiny else T5_XXL))),
+        ))
+        encoders = dict(text_encoder=text_encoder.eval(), text_encoder_2=text_encoder_2.eval())
+    elif args.encoders == "cached":
+        vae.encoder = torch.nn.Module()  # what `load(device, encoders=False)` leaves of the VAE
+    backbone = FluxKontext.from_components(config, device, transformer=transformer, scheduler=scheduler, vae=vae,
+                                           **encoders)
     return backbone, sum(p.numel() for p in transformer.parameters())
+
+
+def held_bytes(backbone) -> int:
+    """Bytes of the parameters of the VAE and the text encoders the backbone holds (the transformer aside)."""
+    modules = [getattr(backbone, n, None) for n in ("vae", "text_encoder", "text_encoder_2")]
+    return sum(p.numel() * p.element_size() for m in modules if m is not None for p in m.parameters())
+
+
+def compare_cache(argv: list[str]) -> None:
+    """This script once per ``--encoders`` mode, each in its own process; both peaks and the bytes left out."""
+    argv = [a for a in argv if a != "--compare-cache"]
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in ("resident", "cached"):
+            out = Path(tmp) / f"{mode}.json"
+            subprocess.run([sys.executable, __file__, *argv, "--encoders", mode, "--out", str(out)], check=True)
+            results[mode] = json.loads(out.read_text())
+    peak = {m: r["medians_s"].get("peak_step_gib", float("nan")) for m, r in results.items()}
+    held = {m: r["held_encoder_bytes"] for m, r in results.items()}
+    print(f"condition cache: peak GPU memory in the step {peak['resident']:.2f} GiB without it (encoders resident), "
+          f"{peak['cached']:.2f} GiB with it ({peak['resident'] - peak['cached']:+.2f} GiB saved); VAE and text-encoder "
+          f"parameters held {held['resident'] / 1e6:.3f} MB → {held['cached'] / 1e6:.3f} MB")
 
 
 def random_condition(backbone, n: int, h: int, w: int, text_tokens: int, real_tokens: int, device):
@@ -106,9 +160,19 @@ def alone_inputs(rep, rows: int) -> dict:
 
 
 def main() -> None:
-    args = step_timing.parser(__doc__, text_tokens=512, text_help="T5 sequence (max_sequence_length)").parse_args()
+    parser = step_timing.parser(__doc__, text_tokens=512, text_help="T5 sequence (max_sequence_length)")
+    parser.add_argument("--encoders", choices=["none", "resident", "cached"], default="none",
+                        help="none: the VAE only (as before); resident: + T5-XXL and CLIP-L on the device (no cache); "
+                             "cached: the VAE decoder only (every condition cached)")
+    parser.add_argument("--compare-cache", action="store_true", help="run resident and cached, print both peaks")
+    args = parser.parse_args()
+    if args.compare_cache:
+        compare_cache(sys.argv[1:])
+        return
     device = step_timing.require_device(args, "flux_step.py", "FLUX.1-sized", 48)
     backbone, n_params = build(args, device)
+    held = held_bytes(backbone)
+    print(f"encoders: {args.encoders}; VAE and text-encoder parameters held: {held / 1e6:.3f} MB")
     step_timing.run(
         args, backbone, n_params,
         lambda n, h, w: random_condition(backbone, n, h, w, args.text_tokens, min(40, args.text_tokens), device),
@@ -116,6 +180,9 @@ def main() -> None:
         tokens=lambda h, w: f"{h // 2 * (w // 2)} target + {h // 2 * (w // 2)} reference + {args.text_tokens} text tokens",
         vae="FLUX",
     )
+    if args.out:  # what --compare-cache reads besides the peak
+        report = json.loads(args.out.read_text())
+        args.out.write_text(json.dumps({**report, "encoders": args.encoders, "held_encoder_bytes": held}, indent=2))
 
 
 if __name__ == "__main__":

@@ -297,10 +297,12 @@ def check_step_outputs(run_dir: Path) -> None:
 
 def check_missing_model_stops(cli, tmp_path: Path, recipe: Path, plugin: list[str], folder_name: str) -> None:
     """A model folder that does not exist stops ``editrl run`` in seconds with exit 2, the folder's name, the
-    ``backbone.model=`` hint and the toy recipe in the message, before any checkpoint."""
+    ``backbone.model=`` hint and the toy recipe in the message, before any checkpoint. (The toy dataset stands in
+    for the recipe's data folder, which the data check would refuse first.)"""
     missing = tmp_path / "no" / folder_name
     start = time.perf_counter()
-    result = cli("run", recipe, *plugin, f"backbone.model={missing}", f"output_dir={tmp_path / 'run'}")
+    result = cli("run", recipe, *plugin, f"backbone.model={missing}", "dataset={type: toy_shapes}",
+                 f"output_dir={tmp_path / 'run'}")
     elapsed = time.perf_counter() - start
     flat = " ".join(result.output.split())
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output

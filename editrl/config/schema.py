@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-from functools import cache
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field, ValidationError, create_model, model_validator
@@ -47,6 +46,11 @@ class TrainSettings(ComponentConfig):
     """Clip the gradient norm to this value; null disables clipping."""
     grad_accum: int = Field(1, ge=1)
     """Steps whose gradients accumulate before one optimiser update (accelerate's gradient accumulation)."""
+    rollout_batch_size: int | None = Field(None, ge=1)
+    """Rows (candidates) integrated together in the rollout; null = all N·G rows of the step at once. Smaller
+    micro-batches bound the rollout's memory, and a served judge (a reward that ``overlaps``) receives each group's
+    rows as soon as the micro-batch completing it is decoded, so its requests are in flight while the later rows
+    integrate. Results do not depend on it beyond float rounding of batched kernels."""
     updates_per_rollout: int = Field(1, ge=1, le=64)
     """AdamW updates made from each rollout (PPO-style epochs over the same samples, new anchors each time). From
     the second update on θ ≠ θ_old, so the surrogate ratio leaves 1 and the clip acts; with 1 it stays exactly 1.
@@ -144,9 +148,16 @@ def build_recipe_model(registry: Registry) -> type[RecipeBase]:
     return create_model("Recipe", __base__=RecipeBase, **fields)
 
 
-@cache
+_MODELS: dict[tuple[type, ...], type[RecipeBase]] = {}
+
+
 def _cached_model(registry: Registry) -> type[RecipeBase]:
-    return build_recipe_model(registry)
+    """The recipe model of a registry, built once per set of registered classes (every CLI call builds a fresh
+    registry from the same plugins; building the model costs seconds)."""
+    key = tuple(registry)  # the classes, kind by kind, name-sorted
+    if key not in _MODELS:
+        _MODELS[key] = build_recipe_model(registry)
+    return _MODELS[key]
 
 
 def _location(loc: tuple[Any, ...]) -> str:

@@ -23,13 +23,14 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from editrl.component import ComponentConfig
 from editrl.diffusers import capture, loading
+from editrl.diffusers.fingerprint import condition_fingerprint, parameter_bytes
 from editrl.diffusers.packing import packed_token_mask
 from editrl.diffusers.schedule import flow_sigmas
 from editrl.diffusers.vae import VaeCodec
 from editrl.errors import ResourceError
 from editrl.interfaces import Backbone
+from editrl.interfaces.backbone import BackboneConfig
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
@@ -41,7 +42,7 @@ def unwrap(module: nn.Module) -> nn.Module:
     return module
 
 
-class DiffusersBackboneConfig(ComponentConfig):
+class DiffusersBackboneConfig(BackboneConfig):
     """Fields every diffusers backbone has; subclasses add ``model`` (with their default) and their own."""
 
     revision: str | None = None
@@ -77,6 +78,8 @@ class DiffusersBackbone(Backbone):
     codec_class: ClassVar[type[VaeCodec]]
     #: Whether the VAE is video-style (``[M, 3, 1, H, W]``).
     codec_frames: ClassVar[bool] = False
+    #: Config fields the condition depends on (with the weights): part of the condition cache's key.
+    condition_fields: ClassVar[tuple[str, ...]] = ("dtype", "resolution")
 
     def __init__(self, config: DiffusersBackboneConfig) -> None:
         super().__init__(config)
@@ -88,6 +91,7 @@ class DiffusersBackbone(Backbone):
         self.codec: VaeCodec | None = None
         self.folder: Path | None = None
         self._capture = capture.CaptureState()
+        self.encoders_loaded = True
 
     # -- what a subclass provides ----------------------------------------------------------------------------
     @abstractmethod
@@ -98,12 +102,19 @@ class DiffusersBackbone(Backbone):
     def _component_classes(self) -> dict[str, type]:
         """The class of every component (imported here, lazily), by subfolder name."""
 
+    @property
+    def text_encoder_names(self) -> tuple[str, ...]:
+        """The whole networks only the condition uses (every encoder but the VAE, whose decoder stays)."""
+        return tuple(n for n in self.encoder_names if n != "vae")
+
     def _load_components(self, folder: Path) -> dict[str, object]:
-        """Every component from ``folder`` with its own class's ``from_pretrained``; the networks in ``self.dtype``."""
+        """Every component from ``folder`` with its own class's ``from_pretrained``; the networks in ``self.dtype``.
+        Loaded without encoders (``self.encoders_loaded`` False), the text/VL encoders are not read at all."""
         path = str(folder)
+        skip = () if self.encoders_loaded else self.text_encoder_names
         return {
             name: cls.from_pretrained(path, subfolder=name, **({"dtype": self.dtype} if issubclass(cls, nn.Module) else {}))
-            for name, cls in self._component_classes().items()
+            for name, cls in self._component_classes().items() if name not in skip
         }
 
     @abstractmethod
@@ -119,12 +130,16 @@ class DiffusersBackbone(Backbone):
         """Hook: set up what depends on the components (called at the end of ``_install``)."""
 
     # -- lifecycle -------------------------------------------------------------------------------------------
-    def load(self, device: torch.device) -> None:
+    def load(self, device: torch.device, encoders: bool = True) -> None:
+        """Without ``encoders`` the text/VL encoders are never read and the VAE keeps only its decoder."""
         cfg = self.config
         device = torch.device(device)
+        self.encoders_loaded = encoders
         configs = loading.resolve_folder(self.spec, cfg.model, cfg.revision, cfg.local_files_only, configs_only=True)
         n_transformer, n_encoders = self.parameter_counts(configs)
-        loading.check_device(self.spec, cfg.model, device, self.dtype, n_transformer, n_encoders, cfg.offload_encoders)
+        loading.check_device(
+            self.spec, cfg.model, device, self.dtype, n_transformer, n_encoders, cfg.offload_encoders or not encoders
+        )
         folder = loading.resolve_folder(self.spec, cfg.model, cfg.revision, cfg.local_files_only, configs_only=False)
         try:
             self._install(device, **self._load_components(folder))
@@ -132,7 +147,47 @@ class DiffusersBackbone(Backbone):
             raise
         except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:  # OutOfMemoryError is a RuntimeError
             raise loading.load_failure(self.spec, cfg.model, folder, exc) from None
+        if not encoders and self.vae is not None:
+            for half in ("encoder", "quant_conv"):  # what only VAE encoding runs; the decoder stays for the images
+                if getattr(self.vae, half, None) is not None:
+                    setattr(self.vae, half, nn.Module())  # empty: no parameters (Qwen's VAE walks its modules)
         self.folder = folder
+
+    def _require_encoders(self, what: str) -> None:
+        if not self.encoders_loaded:
+            raise RuntimeError(
+                f"{self.name}.{what}: the backbone was loaded without its encoders (every condition was in the "
+                "condition cache); load it with encoders=True to encode"
+            )
+
+    # -- the condition cache ---------------------------------------------------------------------------------
+    def condition_settings(self) -> dict:
+        """The config values the condition depends on (``condition_fields``)."""
+        return {name: getattr(self.config, name) for name in self.condition_fields}
+
+    def condition_key(self) -> dict:
+        """The weights' fingerprint (the encoders' and VAE's files, the transformer's and the pipeline's configs),
+        the encoder settings and the library versions; needs the configs only, not the weights."""
+        cfg = self.config
+        configs = loading.resolve_folder(self.spec, cfg.model, cfg.revision, cfg.local_files_only, configs_only=True)
+        return condition_fingerprint(cfg.model, configs, self.encoder_names, self.spec.subfolders) | {
+            "settings": self.condition_settings()
+        }
+
+    def encoder_bytes(self) -> int:
+        """The text/VL encoders' parameters and the VAE encoder's, in ``self.dtype``, from the weight files' headers
+        (exact once the weights are downloaded; the configs' estimate of the text encoders before)."""
+        cfg = self.config
+        folder = self.folder or loading.resolve_folder(
+            self.spec, cfg.model, cfg.revision, cfg.local_files_only, configs_only=True
+        )
+        counted = parameter_bytes(folder, self.text_encoder_names, self.vae_encoder_prefixes, self.dtype)
+        if counted is None:
+            return self.parameter_counts(folder)[1] * loading.BYTES.get(self.dtype, 2)
+        return counted
+
+    #: State-dict prefixes of the VAE's encoding half.
+    vae_encoder_prefixes: ClassVar[tuple[str, ...]] = ("encoder.", "quant_conv.")
 
     def _install(self, device: torch.device, **components) -> None:
         """Freeze every component, put it where it runs, and make the transformer the denoiser."""
@@ -258,6 +313,7 @@ class DiffusersBackbone(Backbone):
 
     @torch.no_grad()
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        self._require_encoders("encode_images")
         with self._on_device(self.vae):
             return self.codec.encode(self._to_working_size(images.to(self.device)), self.device).float()
 

@@ -1,10 +1,10 @@
 """Scoring while rolling out: served judges get each rollout micro-batch's rows as soon as they are decoded.
 
-A reward whose :attr:`~editrl.interfaces.Reward.overlaps` is True waits on a remote service. Its requests for
-the first half of the groups are then in flight, on worker threads, while the second half is integrated; every such
-term runs concurrently with the others, and the local rewards run on the calling thread (after the last rollout)
-while the remote ones wait. Without an overlapping reward nothing changes: one rollout of every row, rewards called
-in order on the calling thread, so local-only results are identical to scoring after the rollout.
+A reward whose :attr:`~editrl.interfaces.Reward.overlaps` is True waits on a remote service. The trainer integrates
+``train.rollout_batch_size`` rows at a time and submits every group as soon as its rows are decoded, so those
+groups' requests are in flight, on worker threads, while later rows integrate; every such term runs concurrently
+with the others, and the local rewards run on the calling thread (after the last rollout) while the remote ones wait.
+Without an overlapping reward nothing changes: rewards are called in order on the calling thread after the rollout.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 
-import torch
 
 from editrl.interfaces import EditBatch, Reward, RewardInputs, RewardOutput
 
@@ -42,7 +41,7 @@ class StepScorer:
 
     @property
     def overlapping(self) -> bool:
-        """Whether any reward overlaps (then the engine rolls out in micro-batches)."""
+        """Whether any reward overlaps (then the trainer submits each completed group's rows)."""
         return bool(self.remote)
 
     @property
@@ -82,10 +81,3 @@ class StepScorer:
     def __exit__(self, *exc) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=exc[0] is None, cancel_futures=True)
-
-
-def join_rows(parts: list[torch.Tensor | None], dim: int = 0) -> torch.Tensor | None:
-    """Concatenate micro-batch tensors along their row dimension (None stays None)."""
-    if parts[0] is None:
-        return None
-    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=dim)  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from editrl.interfaces import Backbone, Condition, Solver
@@ -37,3 +39,37 @@ def integrate(
         if states is not None:
             states.append(x.float())
     return x, (torch.stack(states) if states is not None else None)
+
+
+def row_chunks(rows: int, size: int | None) -> list[tuple[int, int]]:
+    """Consecutive ``(start, stop)`` ranges of at most ``size`` rows covering ``0 .. rows − 1`` (one range when
+    ``size`` is None or not smaller than ``rows``)."""
+    step = rows if size is None else max(1, min(size, rows))
+    return [(start, min(start + step, rows)) for start in range(0, rows, step)]
+
+
+@dataclass
+class RolloutPart:
+    """What one rollout micro-batch of r rows produced (None where nobody asked for it)."""
+
+    final: torch.Tensor  # [r, C, h, w]
+    states: torch.Tensor | None  # [K+1, r, C, h, w]
+    images: torch.Tensor | None  # [r, 3, H, W]
+    maps: list[torch.Tensor] | None  # per (forward, layer): [r, n_img]
+
+    @staticmethod
+    def join(parts: list[RolloutPart], start: int, stop: int) -> RolloutPart:
+        """Rows ``start .. stop − 1`` of consecutive parts, as one part."""
+        whole = parts[0] if len(parts) == 1 else RolloutPart(
+            torch.cat([p.final for p in parts]),
+            None if parts[0].states is None else torch.cat([p.states for p in parts], dim=1),
+            None if parts[0].images is None else torch.cat([p.images for p in parts]),
+            None if parts[0].maps is None else [torch.cat(m) for m in zip(*(p.maps for p in parts))],
+        )
+        if (start, stop) == (0, whole.final.shape[0]):
+            return whole
+        cut = lambda t: None if t is None else t[start:stop]  # noqa: E731
+        return RolloutPart(
+            whole.final[start:stop], None if whole.states is None else whole.states[:, start:stop], cut(whole.images),
+            None if whole.maps is None else [m[start:stop] for m in whole.maps],
+        )

@@ -25,16 +25,17 @@ import torch
 import yaml
 from accelerate import Accelerator
 
+from editrl.cache import cached_condition, cached_source_latents, install_condition_cache
 from editrl.config.schema import RecipeBase
 from editrl.engine import checkpoint as ckpt
 from editrl.engine import tracking
-from editrl.engine.async_scoring import StepScorer, example_rows, join_rows
+from editrl.engine.async_scoring import StepScorer, example_rows
 from editrl.engine.build import Components
 from editrl.engine.data import DataCursor
 from editrl.engine.evaluation import EvalResult, evaluate_base_and_trained
 from editrl.engine.lora import LoraController, lora_config
 from editrl.engine.metrics import ChunkStats, MetricsLog, dumps_json, weighted_reward
-from editrl.engine.rollout import integrate
+from editrl.engine.rollout import RolloutPart, integrate, row_chunks
 from editrl.engine.scoring import (
     Scores, attention_layers, background_drift, build_inputs, combine, needed_inputs, reward_metrics, reward_names,
 )
@@ -60,7 +61,8 @@ class Trainer:
     # setup
     def setup(self) -> None:
         """0. the run directory (refused before anything loads); 1. accelerator, device, trackers; 2. backbone,
-        rewards; 3. LoRA; 4. AdamW; 5. data, RNG; 6. resume or new run."""
+        rewards (the backbone through the condition cache, :mod:`editrl.cache`); 3. LoRA; 4. AdamW; 5. data, RNG;
+        6. resume or new run."""
         r, c = self.recipe, self.c
         self._resume_from = ckpt.resume_point(r)  # step 0
         cpu = r.train.device == "cpu" or (r.train.device == "auto" and not torch.cuda.is_available())
@@ -72,7 +74,16 @@ class Trainer:
         )
         device = self.accelerator.device
         torch.manual_seed(r.seed)  # before anything random: LoRA's A matrices are drawn from the global RNG
-        c.backbone.load(device)
+        # what the engine computes: the union of every component's needs (a regulariser may need source_latents)
+        components = [*c.rewards, *c.regularizers, c.optimizer, c.exploration, *([c.policy] if c.policy else [])]
+        self.needs = needed_inputs(components)
+        self.cache_report = install_condition_cache(  # the backbone; without encoders when every condition is cached
+            c.backbone, device, lambda: {
+                "train": c.dataset.split("train"),
+                "eval": list(c.dataset.split("eval"))[: r.eval.max_examples] if r.eval.at_end else [],
+            },
+            source_latents="source_latents" in self.needs,
+        )
         for reward in {id(x): x for x in [*c.rewards, *c.eval_metrics]}.values():
             reward.load(device)
         try:
@@ -93,9 +104,6 @@ class Trainer:
             base_velocity=self._base_velocity,
         )
         c.optimizer.setup(self.ctx)
-        # what the engine computes: the union of every component's needs (a regulariser may need source_latents)
-        components = [*c.rewards, *c.regularizers, c.optimizer, c.exploration, *([c.policy] if c.policy else [])]
-        self.needs = needed_inputs(components)
         self.layers = attention_layers(c.rewards)
         self.names = reward_names(c.rewards)
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
@@ -124,9 +132,10 @@ class Trainer:
     ) -> tuple[Rollout, torch.Tensor | None, list[torch.Tensor] | None]:
         """Steps 2–4: encode once, draw [N, G] noises, integrate under θ_old; decode if a reward needs images.
 
-        With a ``scorer`` whose rewards overlap (served judges), the groups are integrated in two micro-batches (the
-        first and second half of the examples; two, not one per group, because small rollouts cost more per row) and
-        each one's rows go to the scorer as soon as they are decoded; otherwise every row in one rollout.
+        The N·G rows are integrated ``train.rollout_batch_size`` at a time (all at once by default) and decoded per
+        micro-batch. With a ``scorer`` whose rewards overlap (served judges), every group whose rows are complete goes
+        to the scorer right after the micro-batch that completes it, so its requests are in flight while later rows
+        integrate.
         """
         c = self.c
         G = c.exploration.group_size
@@ -138,35 +147,35 @@ class Trainer:
         )  # [N, 1, h, w]
         token_mask = c.backbone.token_mask(latent_mask, shape) if self.layers and latent_mask is not None else None
         with torch.no_grad(), c.optimizer.rollout_weights(self.ctx):
-            cond = c.backbone.encode_condition(batch)  # N rows, once per example
+            cond = cached_condition(c.backbone, batch)  # N rows, once per example (once per run when cached)
             noise = c.exploration.sample(N, shape, latent_mask, self.generator)  # x_T [N, G, C, h, w]
             sigmas = c.backbone.sigmas(c.solver.steps, shape)  # [K + 1]
             x_T, rows = noise.x_T.flatten(0, 1).to(batch.source.device), cond.repeat_interleave(G)  # [N·G, C, h, w]
-            split = scorer is not None and scorer.overlapping and N > 1
-            parts = []
-            half = (N + 1) // 2  # two micro-batches: the first half's requests fly while the second half rolls out
-            for n0, n1 in [(0, half), (half, N)] if split else [(0, N)]:
+            overlap = scorer is not None and scorer.overlapping
+            chunks = row_chunks(N * G, self.recipe.train.rollout_batch_size)
+            parts: list[RolloutPart] = []
+            submitted = 0  # groups handed to the overlapping rewards so far
+            for r0, r1 in chunks:
                 capture = c.backbone.capture_attention(self.layers) if self.layers else contextlib.nullcontext(None)
                 with capture as part_maps:
                     part_final, part_states = integrate(
-                        c.backbone, c.solver, x_T[n0 * G : n1 * G],
-                        rows.index(torch.arange(n0 * G, n1 * G)) if split else rows, sigmas,
-                        keep_states=c.optimizer.needs_states,
-                    )  # [n·G, C, h, w], [K+1, n·G, C, h, w]
-                part_images = c.backbone.decode(part_final) if "images" in self.needs else None  # [n·G, 3, H, W]
-                if split:
-                    part_tokens = None if token_mask is None else token_mask[n0:n1]
+                        c.backbone, c.solver, x_T[r0:r1], rows.index(torch.arange(r0, r1)) if len(chunks) > 1 else rows,
+                        sigmas, keep_states=c.optimizer.needs_states,
+                    )  # [r, C, h, w], [K+1, r, C, h, w]
+                part_images = c.backbone.decode(part_final) if "images" in self.needs else None  # [r, 3, H, W]
+                parts.append(RolloutPart(part_final, part_states, part_images, part_maps))
+                complete = r1 // G  # groups whose every candidate is integrated
+                if overlap and complete > submitted:
+                    done = RolloutPart.join(parts, submitted * G, complete * G)
                     scorer.submit(build_inputs(
-                        scorer.needs, example_rows(batch, n0, n1), G, part_final.view(n1 - n0, G, *shape),
-                        part_images, part_maps, part_tokens, self.layers,
+                        scorer.needs, example_rows(batch, submitted, complete), G,
+                        done.final.view(complete - submitted, G, *shape), done.images, done.maps,
+                        None if token_mask is None else token_mask[submitted:complete], self.layers,
                     ))  # fmt: skip
-                parts.append((part_final, part_states, part_images, part_maps))
-            final, images = join_rows([p[0] for p in parts]), join_rows([p[2] for p in parts])  # [N·G, ...]
-            states = join_rows([p[1] for p in parts], dim=1)  # [K+1, N·G, C, h, w]
-            maps = parts[0][3]  # per (forward, layer): [N·G, n_img]
-            if split and maps is not None:
-                maps = [torch.cat(m) for m in zip(*(p[3] for p in parts))]
-            source_latents = c.backbone.encode_images(batch.source) if "source_latents" in self.needs else None
+                    submitted = complete
+            whole = RolloutPart.join(parts, 0, N * G)
+            final, states, images, maps = whole.final, whole.states, whole.images, whole.maps  # [N·G, ...]
+            source_latents = cached_source_latents(c.backbone, batch) if "source_latents" in self.needs else None
         rollout = Rollout(
             cond=cond, sigmas=sigmas, noise=noise, final=final.view(N, G, *shape),
             states=None if states is None else states.view(states.shape[0], N, G, *shape),

@@ -117,6 +117,8 @@ class FluxKontext(DiffusersBackbone):
     )
     encoder_names: ClassVar[tuple[str, ...]] = ("vae", "text_encoder", "text_encoder_2")
     codec_class = ShiftScaleCodec
+    condition_class = FluxCondition
+    condition_fields: ClassVar[tuple[str, ...]] = ("dtype", "resolution", "max_sequence_length", "guidance")
 
     spec = SPEC
 
@@ -161,6 +163,7 @@ class FluxKontext(DiffusersBackbone):
 
     @torch.no_grad()
     def encode_condition(self, batch: EditBatch) -> FluxCondition:
+        self._require_encoders("encode_condition")
         source = self._to_working_size(batch.source.to(self.device))
         with self._on_device(self.text_encoder, self.text_encoder_2, self.vae):
             prompt_embeds, text_mask, pooled = self._encode_text(list(batch.instructions))

@@ -88,6 +88,35 @@ class QwenCondition(Condition):
     img_shapes: tuple = shared_field(default=())  # ((1, h/2, w/2), (1, h_r/2, w_r/2), ...) the RoPE frames
     grid: tuple[int, int] = (0, 0)  # (h, w) of the target latent grid
 
+    def split(self) -> list[QwenCondition]:
+        """Rows trimmed to their own prompt lengths (unpadded, so masks None): what the condition cache stores."""
+        rows = []
+        for i in range(self.prompt_embeds.shape[0]):
+            row = self.index(torch.tensor([i]))
+            t = _length(self.prompt_mask, i, self.prompt_embeds.shape[1])
+            changes = dict(
+                prompt_embeds=row.prompt_embeds[:, :t], prompt_mask=None, instruction_mask=row.instruction_mask[:, :t]
+            )
+            if self.negative_embeds is not None:
+                n = _length(self.negative_mask, i, self.negative_embeds.shape[1])
+                changes.update(negative_embeds=row.negative_embeds[:, :n], negative_mask=None)
+            rows.append(dataclasses.replace(row, **changes))
+        return rows
+
+    @classmethod
+    def collate(cls, rows: list[QwenCondition]) -> QwenCondition:
+        """Rows of :meth:`split` padded as ``encode_condition`` pads a batch: zeros after each row's tokens, a mask
+        only when some row is padded."""
+        unpadded = dict(prompt_embeds=None, instruction_mask=None, negative_embeds=None)  # joined below
+        first = super().collate([dataclasses.replace(r, **unpadded) for r in rows])  # ref_latents, shared fields
+        embeds, mask = _pad([r.prompt_embeds for r in rows])  # [N, T, D], [N, T] or None
+        instruction, _ = _pad([r.instruction_mask for r in rows])  # [N, T] bool
+        changes = dict(prompt_embeds=embeds, prompt_mask=mask, instruction_mask=instruction)
+        if rows[0].negative_embeds is not None:
+            negative, negative_mask = _pad([r.negative_embeds for r in rows])
+            changes.update(negative_embeds=negative, negative_mask=negative_mask)
+        return dataclasses.replace(first, **changes)
+
 
 def pipeline_kwargs(source, instruction: str, x_T: torch.Tensor, steps: int, *, plus: bool, true_cfg_scale: float = 1.0,
                     negative_prompt: str | None = None) -> dict:
@@ -127,6 +156,10 @@ class QwenImageEdit(DiffusersBackbone):
     codec_class = MeanStdCodec
     codec_frames = True
     spec = SPEC
+    condition_class = QwenCondition
+    condition_fields: ClassVar[tuple[str, ...]] = (
+        "dtype", "resolution", "pipeline", "reference_resolution", "condition_resolution",
+    )
 
     parameter_counts = staticmethod(parameter_counts)
 
@@ -160,6 +193,11 @@ class QwenImageEdit(DiffusersBackbone):
         from diffusers import QwenImageEditPipeline, QwenImageEditPlusPipeline
 
         return QwenImageEditPlusPipeline if getattr(self, "plus", True) else QwenImageEditPipeline
+
+    def condition_settings(self) -> dict:
+        """The shared settings, and the negative prompt when guided (any guided ``cfg`` encodes the same rows)."""
+        guided = self.config.cfg != "off"
+        return super().condition_settings() | {"negative_prompt": self.config.negative_prompt if guided else None}
 
     # -- geometry --------------------------------------------------------------------------------------------
     @property
@@ -201,6 +239,7 @@ class QwenImageEdit(DiffusersBackbone):
         reference latents; 4. the rows: each part trimmed to its own length, masks None when unpadded."""
         from editrl_qwen.prompt import chat_texts, encode_prompts
 
+        self._require_encoders("encode_condition")
         N = len(batch)
         guided = self.config.cfg != "off"
         # step 1
@@ -279,6 +318,20 @@ class QwenImageEdit(DiffusersBackbone):
 def _trim(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Drop trailing columns no row of this part uses (the positive and negative prompts were padded together)."""
     return values[:, : int(mask.sum(-1).max())]
+
+
+def _length(mask: torch.Tensor | None, row: int, width: int) -> int:
+    """Real tokens of ``row`` (``width`` when the part has no mask: no row padded)."""
+    return width if mask is None else int(mask[row].sum())
+
+
+def _pad(parts: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``[1, t_i, ...]`` rows → ``[N, T, ...]`` right-padded with zeros (False), and the ``[N, T]`` mask of real
+    tokens, None when no row is padded."""
+    T = max(p.shape[1] for p in parts)
+    out = torch.cat([torch.cat([p, p.new_zeros(1, T - p.shape[1], *p.shape[2:])], dim=1) for p in parts])
+    mask = torch.stack([torch.arange(T, device=out.device) < p.shape[1] for p in parts])  # [N, T]
+    return out, (None if bool(mask.all()) else mask)
 
 
 def _mask_or_none(mask: torch.Tensor) -> torch.Tensor | None:

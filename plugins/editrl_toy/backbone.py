@@ -14,9 +14,10 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
 
-from editrl.component import ComponentConfig
+from editrl.data.inspection import ExampleInfo
 from editrl.errors import ResourceError
 from editrl.interfaces import Backbone, Condition, EditBatch
+from editrl.interfaces.backbone import BackboneConfig
 from editrl_toy.allocator import keep_freed_memory
 from editrl_toy.editor import GRID, IMAGE, ToyEditorNet
 from editrl_toy.vocabulary import WORDS, tokenize
@@ -27,7 +28,7 @@ BUILTIN_WEIGHTS = Path(__file__).parent / "weights" / "toy_editor.safetensors"
 LATENT_SHAPE = (3, IMAGE, IMAGE)
 
 
-class ToyEditorConfig(ComponentConfig):
+class ToyEditorConfig(BackboneConfig):
     weights: str = "builtin"
     """``builtin`` (the shipped pretrained editor), ``random`` (fresh init from ``init_seed``) or a path to a
     ``.safetensors`` file written by ``editrl toy pretrain``."""
@@ -125,6 +126,7 @@ class ToyEditor(Backbone):
     Config: ClassVar[type[ToyEditorConfig]] = ToyEditorConfig
     capabilities: ClassVar[frozenset[str]] = frozenset({"attention"})
     default_lora_targets: ClassVar[tuple[str, ...]] = ("to_q", "to_k", "to_v", "to_out")
+    condition_class: ClassVar[type[Condition]] = ToyCondition
     config: ToyEditorConfig
 
     def __init__(self, config: ToyEditorConfig) -> None:
@@ -133,8 +135,9 @@ class ToyEditor(Backbone):
         self.device = torch.device("cpu")
 
     # -- lifecycle -------------------------------------------------------------------------------------------
-    def load(self, device: torch.device) -> None:
-        """Build the network, load its weights (``builtin``, ``random`` or a path) and move it to ``device``."""
+    def load(self, device: torch.device, encoders: bool = True) -> None:
+        """Build the network, load its weights (``builtin``, ``random`` or a path) and move it to ``device``. The toy
+        has no encoder networks (tokens and ``2·img − 1``), so ``encoders`` changes nothing."""
         net = build_network(self.config)
         if self.config.weights == "builtin":
             if not BUILTIN_WEIGHTS.is_file():
@@ -170,6 +173,10 @@ class ToyEditor(Backbone):
             raise RuntimeError(f"toy_editor: cannot find the ToyEditorNet inside {type(self.denoiser).__name__}")
         return net
 
+    def condition_key(self) -> dict:
+        """The condition depends on the vocabulary and the padded length only (not on the network's weights)."""
+        return {"vocabulary": WORDS, "max_text_len": self.config.max_text_len}
+
     # -- the flow --------------------------------------------------------------------------------------------
     def encode_condition(self, batch: EditBatch) -> ToyCondition:
         """Tokenise the instructions (ValueError naming any unknown word) and encode the source images."""
@@ -190,6 +197,10 @@ class ToyEditor(Backbone):
             )
         return LATENT_SHAPE
 
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        """Always ``(32, 32)``: the toy editor edits 32×32 images only."""
+        return IMAGE, IMAGE
+
     def sigmas(self, num_steps: int, latent_shape: tuple[int, int, int]) -> torch.Tensor:
         """``[K + 1]``: linspace(1, 0, K + 1), shifted by ``sigma_shift`` (identity at 1)."""
         s = torch.linspace(1.0, 0.0, num_steps + 1, dtype=torch.float64)
@@ -209,6 +220,22 @@ class ToyEditor(Backbone):
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
         """``[M, 3, 32, 32]`` images in [0, 1] → latents ``2·img − 1``."""
         return images.float() * 2 - 1
+
+    # -- data check ------------------------------------------------------------------------------------------
+    def check_example(self, info: ExampleInfo) -> list[str]:
+        """Refuse examples the toy editor cannot edit: images other than 32×32 after the dataset's resize, and
+        instructions with words outside the toy vocabulary (or longer than ``max_text_len``)."""
+        problems = []
+        if info.shape is not None and tuple(info.shape) != LATENT_SHAPE[1:]:
+            problems.append(
+                f"toy_editor edits {IMAGE}×{IMAGE} images, this example is given as {info.shape[0]}×{info.shape[1]} "
+                f"(set the dataset's resolution to {IMAGE})"
+            )
+        try:
+            tokenize([info.instruction], self.config.max_text_len)
+        except ValueError as exc:
+            problems.append(f"toy_editor: {exc}")
+        return problems
 
     # -- masks -----------------------------------------------------------------------------------------------
     def token_mask(self, pixel_mask: torch.Tensor, latent_shape: tuple[int, int, int]) -> torch.Tensor:

@@ -1,5 +1,6 @@
-"""Scoring while rolling out: with an overlapping reward the engine rolls out group by group and scores each group
-on a worker thread; the rollout, the attention maps and the scores equal those of one rollout of every row."""
+"""Scoring while rolling out: the engine integrates ``train.rollout_batch_size`` rows at a time and hands every
+completed group to an overlapping reward on a worker thread; the rollout, the attention maps and the scores equal
+those of one rollout of every row."""
 
 from __future__ import annotations
 
@@ -46,20 +47,32 @@ def t(tmp_path_factory) -> Trainer:
     return trainer
 
 
-def test_group_by_group_rollout_matches_one_rollout(t):
+@pytest.mark.parametrize(
+    ("batch_rows", "submitted"),
+    [(None, [8]), (4, [4, 4]), (3, [4, 4]), (8, [8])],
+    ids=["all-rows", "one-group", "unaligned", "both-groups"],
+)
+def test_micro_batched_rollout_matches_one_rollout(t, batch_rows, submitted):
+    """TINY has N = 2 groups of G = 4. With 3-row micro-batches (rows 0–2, 3–5, 6–7) group 0 is complete after the
+    second micro-batch and group 1 after the third, so the judge gets one group at a time; with 4 rows it gets each
+    group as soon as it is integrated; with all rows (or 8) it gets both at once after the single rollout."""
+    t.recipe.train.rollout_batch_size = None
     batch = t.cursor.next_batch()
     state = t.generator.get_state()
     whole, images, maps = t.roll_out(batch)  # no scorer: every row at once
     reference = t.score(batch, whole, images, maps)
-    t.generator.set_state(state)
-    with StepScorer(t.c.rewards) as scorer:
-        split, split_images, split_maps = t.roll_out(batch, scorer)
-        scores = t.score(batch, split, split_images, split_maps, scorer)
     judge = t.c.rewards[-1]
-    G = t.c.exploration.group_size
-    # two micro-batches (halves of the 2 groups), on worker threads (plus the reference call on the main thread)
-    assert [rows for _, rows in judge.calls] == [2 * G, G, G]
-    assert all(name.startswith("editrl-reward") for name, _ in judge.calls[1:])
+    judge.calls.clear()
+    t.generator.set_state(state)
+    t.recipe.train.rollout_batch_size = batch_rows
+    try:
+        with StepScorer(t.c.rewards) as scorer:
+            split, split_images, split_maps = t.roll_out(batch, scorer)
+            scores = t.score(batch, split, split_images, split_maps, scorer)
+    finally:
+        t.recipe.train.rollout_batch_size = None
+    assert [rows for _, rows in judge.calls] == submitted
+    assert all(name.startswith("editrl-reward") for name, _ in judge.calls)
     # the same rollout up to float rounding of a smaller batch (tolerance 1e-5 on values of order 1)
     torch.testing.assert_close(split.final, whole.final, atol=1e-5, rtol=0)
     torch.testing.assert_close(split.states, whole.states, atol=1e-5, rtol=0)
