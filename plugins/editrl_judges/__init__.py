@@ -1,5 +1,6 @@
-"""Served judges as rewards: ``mllm_judge`` (any OpenAI-compatible VLM, logprob or text mode) and ``editscore``
-(EditScore's SC/PQ protocol, served or in process), plus ``editrl judge check``."""
+"""Served judges as rewards: ``mllm_judge`` (any OpenAI-compatible VLM, logprob or text mode), ``editscore``
+(EditScore's SC/PQ protocol, served or in process), the benchmark protocols ``gedit`` (GEdit-Bench's VIEScore) and
+``imgedit`` (ImgEdit-Bench's per-type rubrics) for ``eval.metrics``, plus ``editrl judge check``."""
 
 from editrl import hookimpl
 
@@ -7,10 +8,14 @@ from editrl import hookimpl
 @hookimpl
 def editrl_register_components(registry):
     from editrl_judges.editscore import EditScore
+    from editrl_judges.gedit import GEdit
+    from editrl_judges.imgedit import ImgEdit
     from editrl_judges.mllm_judge import MllmJudge
 
     registry.add(MllmJudge)
     registry.add(EditScore)
+    registry.add(GEdit)
+    registry.add(ImgEdit)
 
 
 @hookimpl

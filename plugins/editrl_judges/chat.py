@@ -1,4 +1,4 @@
-"""One judge question as an OpenAI chat-completions body: images first (PNG data URLs), then the text."""
+"""One judge question as an OpenAI chat-completions body: the images (PNG data URLs) and the text."""
 
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ def chat_body(
     top_logprobs: int | None = None,
     top_p: float | None = None,
     seed: int | None = None,
+    text_first: bool = False,
 ) -> dict[str, Any]:
     """The request body. ``max_tokens`` is always sent (llama.cpp ignores ``max_completion_tokens``; servers
-    default to ≥ 1024 new tokens without it); ``top_logprobs`` asks for the first token's alternatives."""
+    default to ≥ 1024 new tokens without it); ``top_logprobs`` asks for the first token's alternatives;
+    ``text_first`` puts the text before the images (GEdit-Bench's and ImgEdit-Bench's order)."""
     content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": data_url(im)}} for im in images]
-    content.append({"type": "text", "text": text})
+    content.insert(0 if text_first else len(content), {"type": "text", "text": text})
     body: dict[str, Any] = {
         "model": model,
         "messages": [{"role": "user", "content": content}],

@@ -14,8 +14,8 @@ import typer
 from editrl.interfaces import RewardInputs
 
 judge_app = typer.Typer(
-    name="judge", help="Served judges (mllm_judge, editscore): check a recipe's servers.", no_args_is_help=True,
-    add_completion=False,
+    name="judge", help="Served judges (mllm_judge, editscore, gedit, imgedit): check a recipe's servers.",
+    no_args_is_help=True, add_completion=False,
 )
 
 
@@ -44,7 +44,10 @@ def shown(body: dict[str, Any]) -> dict[str, Any]:
 
 def sent(reward, inputs: RewardInputs) -> list[dict[str, Any]]:
     from editrl_judges.editscore import EditScore
+    from editrl_judges.gedit import GEdit
 
+    if isinstance(reward, GEdit):
+        return [shown(b) for b in reward.bodies(inputs)[:2]]
     if isinstance(reward, EditScore):
         questions = reward.questions(inputs)[:2]
         if reward.client is None:
@@ -63,6 +66,8 @@ def check(
     from editrl.engine.build import load_recipe
     from editrl_judges.client import redacted_headers
     from editrl_judges.editscore import EditScore
+    from editrl_judges.gedit import GEdit
+    from editrl_judges.imgedit import ImgEdit
     from editrl_judges.mllm_judge import MllmJudge
 
     with user_errors():
@@ -70,9 +75,10 @@ def check(
         specs = [(f"rewards.{i}", s) for i, s in enumerate(cfg.rewards)]
         specs += [(f"eval.metrics.{i}", s) for i, s in enumerate(cfg.eval.metrics)]
         judges = [(where, registry.get("reward", s.type)(s)) for where, s in specs]
-        judges = [(where, r) for where, r in judges if isinstance(r, (MllmJudge, EditScore))]
+        judges = [(where, r) for where, r in judges if isinstance(r, (MllmJudge, EditScore, GEdit, ImgEdit))]
         if not judges:
-            console.print(f"{recipe}: no judge rewards (mllm_judge, editscore) in rewards or eval.metrics")
+            console.print(f"{recipe}: no judge rewards (mllm_judge, editscore, gedit, imgedit) in rewards or "
+                          "eval.metrics")
             return
         inputs = probe_inputs()
         for where, reward in judges:

@@ -137,7 +137,7 @@ class EditScore(Reward):
         for r in range(M):  # step 2
             passes, reason = [], None
             for p in range(P):
-                lists = [_scores(replies[2 * (r * P + p) + k]) for k in (0, 1)]
+                lists = [reply_scores(replies[2 * (r * P + p) + k]) for k in (0, 1)]
                 reason = next((why for scores, why in lists if scores is None), None)
                 if reason is not None:
                     break
@@ -154,5 +154,6 @@ class EditScore(Reward):
         return out
 
 
-def _scores(reply: Reply) -> tuple[list[float] | None, str | None]:
+def reply_scores(reply: Reply) -> tuple[list[float] | None, str | None]:
+    """A reply's score list, or why there is none (its failure in transit, or the answer's)."""
     return (None, reply.reason) if reply.choice is None else score_list(reply.choice)

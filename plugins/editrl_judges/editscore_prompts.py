@@ -1,7 +1,8 @@
 """EditScore's two prompts (VectorSpaceLab/EditScore ``vie_prompts.py``), rendered for a score range.
 
 The wording is the model's input protocol (the EditScore LoRAs were trained on it), so it is reproduced verbatim;
-only the range and the instruction are filled in.
+only the range and the instruction are filled in. EditScore's rules are VIEScore's; GEdit-Bench asks them on 0–10
+after VIEScore's own context (:data:`VIESCORE_CONTEXT`: score before reasoning, no "IMPORTANT").
 """
 
 from __future__ import annotations
@@ -15,6 +16,16 @@ IMPORTANT: You will have to give your output in this way (Keep your reasoning co
 "score" : [...]
 }
 """
+
+#: VIEScore's context as GEdit-Bench sends it (Step1X-Edit ``vie_prompts._context_no_delimit``, joined by a newline).
+VIESCORE_CONTEXT = """You are a professional digital artist. You will have to evaluate the effectiveness of the AI-generated image(s) based on given rules.
+All the input images are AI-generated. All human in the images are AI-generated too. so you need not worry about the privacy confidentials.
+
+You will have to give your output in this way (Keep your reasoning concise and short.):
+{
+"score" : [...],
+"reasoning" : "..."
+}"""
 
 _SC_RULES = """
 RULES:
@@ -54,11 +65,11 @@ Put the score in a list such that output score = [naturalness, artifacts]
 """
 
 
-def sc_prompt(instruction: str, score_range: int) -> str:
+def sc_prompt(instruction: str, score_range: int, context: str = _CONTEXT) -> str:
     """Semantic consistency: the source and the edited image, [editing success, over-editing] on 0..range."""
-    return _CONTEXT + _SC_RULES.replace("@R", str(score_range)).replace("@I", instruction)
+    return context + _SC_RULES.replace("@R", str(score_range)).replace("@I", instruction)
 
 
-def pq_prompt(score_range: int) -> str:
+def pq_prompt(score_range: int, context: str = _CONTEXT) -> str:
     """Perceptual quality: the edited image alone, [naturalness, artifacts] on 0..range."""
-    return _CONTEXT + _PQ_RULES.replace("@R", str(score_range))
+    return context + _PQ_RULES.replace("@R", str(score_range))

@@ -80,10 +80,10 @@ class ServerProcess:
         self._out.close()
 
 
-def start_llama_server(gguf: Path, log: Path) -> ServerProcess:
+def start_llama_server(gguf: Path, log: Path, n_ctx: int = 512) -> ServerProcess:
     port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", HOST, "--port", str(port),
-               "--n_ctx", "512", "--n_threads", "1"]  # fmt: skip
+               "--n_ctx", str(n_ctx), "--n_threads", "1"]  # fmt: skip
     return ServerProcess(command, port, "/v1/models", log)
 
 

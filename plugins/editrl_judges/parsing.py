@@ -66,7 +66,7 @@ def message_text(choice: dict[str, Any]) -> str:
     return content if isinstance(content, str) else ""
 
 
-def _failed(choice: dict[str, Any]) -> str:
+def failure_reason(choice: dict[str, Any]) -> str:
     """An answer that does not parse: ``truncated`` when generation hit ``max_tokens``, else ``unparseable``."""
     return "truncated" if choice.get("finish_reason") == "length" else "unparseable"
 
@@ -75,7 +75,7 @@ def text_level(choice: dict[str, Any], low: float, high: float) -> tuple[float |
     """The first number in the message, clipped to ``[low, high]``."""
     match = NUMBER.search(message_text(choice))
     if match is None:
-        return None, _failed(choice)
+        return None, failure_reason(choice)
     return min(max(float(match.group()), low), high), None
 
 
@@ -83,8 +83,14 @@ def text_yes_no(choice: dict[str, Any]) -> tuple[float | None, str | None]:
     """1 for an answer starting with yes, 0 for no."""
     words = re.findall(r"[a-z]+", message_text(choice).lower())
     if not words or words[0] not in ("yes", "no"):
-        return None, _failed(choice)
+        return None, failure_reason(choice)
     return (1.0 if words[0] == "yes" else 0.0), None
+
+
+def clip_scores(scores: list[float], low: float, high: float) -> tuple[list[float], int]:
+    """Scores clipped to ``[low, high]``, and how many were outside (counted, never guessed at)."""
+    clipped = [min(max(s, low), high) for s in scores]
+    return clipped, sum(c != s for c, s in zip(clipped, scores))
 
 
 def score_list(choice: dict[str, Any]) -> tuple[list[float] | None, str | None]:
@@ -107,4 +113,4 @@ def score_list(choice: dict[str, Any]) -> tuple[list[float] | None, str | None]:
             numbers = NUMBER.findall(match.group(1))
             if numbers:
                 return [float(x) for x in numbers], None
-    return None, _failed(choice)
+    return None, failure_reason(choice)

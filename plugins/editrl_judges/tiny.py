@@ -3,7 +3,8 @@
 - :func:`build_tiny_vlm`: a 2-layer Qwen2.5-VL (width 16) that answers a fixed string whatever the images and
   text — served by ``transformers serve`` (text mode) or loaded in process (EditScore's ``local`` backend);
 - :func:`build_tiny_gguf`: a 2-layer llama GGUF whose first answer token is "Yes" with logit 5 and "No" with
-  logit 4, so a yes/no logprob judge reads P(Yes) / (P(Yes) + P(No)) = sigmoid(1) — served by llama-cpp-python.
+  logit 4, so a yes/no logprob judge reads P(Yes) / (P(Yes) + P(No)) = sigmoid(1) — served by llama-cpp-python;
+  or one whose whole answer, with chosen logits at chosen steps, is designed (a labelled-scores judge's logprobs).
 
 Both zero every block's output projections (attention output, MLP down), so the last position's hidden state is
 the embedding of the last token read; the output head then maps chosen tokens to chosen next tokens.
@@ -43,10 +44,14 @@ def _vocab() -> list[str]:
     return [*_byte_chars(), *("".join(m) for m in MERGES), *SPECIALS]
 
 
-def build_tiny_vlm(directory: str | Path, answer: str = VLM_ANSWER) -> Path:
+def build_tiny_vlm(directory: str | Path, answer: str | list[str] = VLM_ANSWER) -> Path:
     """1. byte-level tokenizer + Qwen2-VL image processor (≤ 112² px, ≤ 16 tokens an image) + chat template;
     2. a random 2-layer Qwen2.5-VL; 3. zero the blocks' outputs and wire the head: after "\\n" (the end of the
-    generation prompt) comes ``answer[0]``, after ``answer[i]`` comes ``answer[i+1]``, then ``<|im_end|>``."""
+    generation prompt) comes ``answer[0]``, after ``answer[i]`` comes ``answer[i+1]``, then ``<|im_end|>``.
+
+    ``answer`` is a string of distinct characters (one token each), or a list of distinct pieces, each added to
+    the vocabulary as one token (no merge reaches them, so prompts never contain them): an answer with repeated
+    characters, such as score lines."""
     from transformers import (
         GenerationConfig, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor, Qwen2Tokenizer,
         Qwen2VLImageProcessor, Qwen2VLVideoProcessor,
@@ -54,7 +59,10 @@ def build_tiny_vlm(directory: str | Path, answer: str = VLM_ANSWER) -> Path:
 
     directory = Path(directory)
     # step 1
-    vocab = {token: i for i, token in enumerate(_vocab())}
+    byte = _byte_chars()
+    as_token = lambda text: "".join(byte[b] for b in text.encode())  # noqa: E731
+    pieces = [as_token(piece) for piece in answer]  # the answer's tokens, in byte-level form
+    vocab = {token: i for i, token in enumerate(dict.fromkeys([*_vocab(), *pieces]))}
     tokenizer = Qwen2Tokenizer(
         vocab=vocab, merges=MERGES, unk_token=None, eos_token="<|im_end|>", pad_token="<|endoftext|>",
         additional_special_tokens=SPECIALS[1:],
@@ -83,10 +91,9 @@ def build_tiny_vlm(directory: str | Path, answer: str = VLM_ANSWER) -> Path:
     torch.manual_seed(0)
     model = Qwen2_5_VLForConditionalGeneration(config).eval()
     # step 3
-    byte = _byte_chars()
-    chain = ["\n", *answer]  # the token read → the token to answer next
-    nexts = [*(vocab[byte[ord(c)]] for c in answer), ids["<|im_end|>"]]
-    assert len(set(chain)) == len(chain) <= D, "the answer's characters must be distinct (at most 15)"
+    chain = [as_token("\n"), *pieces]  # the token read → the token to answer next
+    nexts = [*(vocab[piece] for piece in pieces), ids["<|im_end|>"]]
+    assert len(set(chain)) == len(chain) <= D, "the answer's tokens must be distinct (at most 15)"
     with torch.no_grad():
         for name, module in model.named_modules():
             if name.split(".")[-1] in ("o_proj", "down_proj") and "visual" not in name:
@@ -96,7 +103,7 @@ def build_tiny_vlm(directory: str | Path, answer: str = VLM_ANSWER) -> Path:
         for k, (char, target) in enumerate(zip(chain, nexts)):
             basis = torch.zeros(D)
             basis[k] = 1.0
-            embed[vocab[byte[ord(char)]]] = basis * math.sqrt(D)  # RMS 1, so the final norm leaves it as is
+            embed[vocab[char]] = basis * math.sqrt(D)  # RMS 1, so the final norm leaves it as is
             head[target] += 40.0 * basis / math.sqrt(D)  # logit 40 for the next token
     model.generation_config = GenerationConfig(
         eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"], do_sample=False, max_new_tokens=16
@@ -106,15 +113,24 @@ def build_tiny_vlm(directory: str | Path, answer: str = VLM_ANSWER) -> Path:
     return directory
 
 
-def build_tiny_gguf(path: str | Path) -> Path:
+def build_tiny_gguf(path: str | Path, answer: list[dict[str, float]] | None = None, context: int = 512) -> Path:
     """1. byte-level BPE vocabulary + ChatML template; 2. random weights with the blocks' outputs zeroed; 3. the
-    head rows of "Yes" and "No" set so that their logits after the last prompt token ("\\n") are 5 and 4."""
+    head rows of "Yes" and "No" set so that their logits after the last prompt token ("\\n") are 5 and 4.
+
+    With ``answer``, step 3 designs a whole answer instead: step i gives the logits of some tokens (each a text,
+    added to the vocabulary as one token when it is not one) after the token greedily chosen at step i − 1 (after
+    "\\n" for the first), every other token's logit being 0 there; the chosen tokens (each step's argmax) must be
+    distinct; ``<|im_end|>`` follows the last. ``context``: the model's context length in tokens."""
     import gguf
 
     path = Path(path)
     # step 1
-    tokens = _vocab()[: 256 + len(MERGES)] + ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    types = [gguf.TokenType.NORMAL] * (256 + len(MERGES)) + [gguf.TokenType.CONTROL] * 3
+    byte = _byte_chars()
+    as_token = lambda text: "".join(byte[b] for b in text.encode())  # noqa: E731
+    base = _vocab()[: 256 + len(MERGES)]
+    extra = [t for t in dict.fromkeys(as_token(k) for step in answer or [] for k in step) if t not in base]
+    tokens = [*base, *extra, "<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    types = [gguf.TokenType.NORMAL] * (len(base) + len(extra)) + [gguf.TokenType.CONTROL] * 3
     V, D, L, H, KV, FF = len(tokens), 32, 2, 4, 2, 64
     hd = D // H
     # The standard ChatML template, character for character: llama.cpp recognises it and formats with its own
@@ -125,7 +141,7 @@ def build_tiny_gguf(path: str | Path) -> Path:
     )
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_name("editrl-tiny-yes-no")
-    writer.add_context_length(512)
+    writer.add_context_length(context)
     writer.add_embedding_length(D)
     writer.add_block_count(L)
     writer.add_feed_forward_length(FF)
@@ -156,6 +172,22 @@ def build_tiny_gguf(path: str | Path) -> Path:
     h = x / np.sqrt((x**2).mean() + 1e-6)
     head[tokens.index("Yes")] = 5.0 * h / (h @ h)
     head[tokens.index("No")] = 4.0 * h / (h @ h)
+    if answer is not None:
+        # step i's context token embeds as √D·e_i (RMS 1: RMSNorm gives h_i = e_i·√D/√(1 + ε)); column i of
+        # the head holds the step's logits / h_i[i] and zeros elsewhere, so each logit is exact
+        steps = [*answer, {"<|im_end|>": 40.0}]
+        assert len(steps) <= D, f"at most {D - 1} answer steps"
+        head[:, : len(steps)] = 0.0
+        h_i = math.sqrt(D) / math.sqrt(1 + 1e-6)
+        token_id = lambda text: tokens.index(text if text.startswith("<|") else as_token(text))  # noqa: E731
+        read = as_token("\n")
+        chosen = [read, *(as_token(max(step, key=step.get)) for step in answer)]
+        assert len(set(chosen)) == len(chosen), "each step's chosen token must be new (the model reads one token)"
+        for i, (read, step) in enumerate(zip(chosen, steps)):
+            embed[tokens.index(read)] = 0.0
+            embed[tokens.index(read), i] = math.sqrt(D)
+            for text, logit in step.items():
+                head[token_id(text), i] = logit / h_i
     writer.add_tensor("token_embd.weight", embed)
     writer.add_tensor("output_norm.weight", np.ones(D, np.float32))
     writer.add_tensor("output.weight", head.astype(np.float32))

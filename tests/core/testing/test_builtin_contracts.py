@@ -2,7 +2,7 @@
 registry, so that a new builtin is checked without being listed here.
 
 Skipped, with the reason shown by ``pytest -rs``: rewards that score through an HTTP judge server (``editscore``,
-``mllm_judge``: their own tests serve real tiny judges on 127.0.0.1). ``flux_kontext`` and ``qwen_image_edit`` run on
+``mllm_judge``, ``gedit``, ``imgedit``: their own tests serve real tiny judges on 127.0.0.1). ``flux_kontext`` and ``qwen_image_edit`` run on
 the tiny random pipelines of ``editrl_flux.tiny`` and ``editrl_qwen.tiny`` (slow).
 """
 
@@ -24,6 +24,9 @@ REGISTRY = default_registry()
 SKIP = {
     ("reward", "editscore"): "scores through an HTTP judge server",
     ("reward", "mllm_judge"): "scores through an HTTP judge server",
+    ("reward", "gedit"): "scores through an HTTP judge server",
+    ("reward", "imgedit"): "scores through an HTTP judge server",
+    ("reward", "compbench_lpips"): "downloads torchvision weights (tests/plugins/editrl_compbench seeds a cache)",
 }
 #: Builtins whose defaults are too big for a test, or need a file: their small configs (callables of tmp_path).
 CONFIGS = {
@@ -31,6 +34,11 @@ CONFIGS = {
         "root": str(_edit_folder(tmp)), "resolution": 16, "fields": ["mask", "target"],
     },
     ("dataset", "toy_shapes"): lambda tmp: {"train_size": 12, "eval_size": 6},
+    ("dataset", "compbench"): lambda tmp: {
+        "root": str(_tiny_compbench(tmp)), "resolution": 16, "heldout": {"fraction": 0.5},
+    },
+    ("reward", "compbench_lc_t"): lambda tmp: {"model": str(_tiny_clip(tmp))},
+    ("reward", "compbench_lc_i"): lambda tmp: {"model": str(_tiny_clip(tmp))},
     ("backbone", "flux_kontext"): lambda tmp: {
         "model": str(_tiny_kontext(tmp)), "dtype": "fp32", "max_sequence_length": 16, "gradient_checkpointing": False,
     },
@@ -70,6 +78,19 @@ def _edit_folder(tmp):
     for split in ("train", "eval"):
         (tmp / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
     return tmp
+
+
+def _tiny_compbench(tmp):
+    from editrl_compbench.tiny import build_tiny_compbench
+
+    return build_tiny_compbench(tmp / "compbench")
+
+
+def _tiny_clip(tmp):
+    from editrl_compbench.tiny import build_tiny_clip
+
+    build_tiny_clip(tmp / "openai-tiny-clip")
+    return tmp / "openai-tiny-clip"
 
 
 def _tiny_kontext(tmp):
