@@ -19,8 +19,10 @@ import typer
 from typer.core import TyperGroup
 
 from editrl import __version__
+from editrl.cli import edit as edit_cmd
 from editrl.cli import eval as eval_cmd
-from editrl.cli import bench, inspect, new, run, validate
+from editrl.cli import score as score_cmd
+from editrl.cli import bench, data, inspect, new, run, validate
 from editrl.cli.output import console_err
 
 
@@ -80,11 +82,14 @@ def build_app() -> typer.Typer:
     app.command("run")(run.run)
     app.command("validate")(validate.validate)
     app.command("eval")(eval_cmd.eval_run)
+    app.command("score")(score_cmd.score)
+    app.command("edit")(edit_cmd.edit)
     app.command("ls")(inspect.ls)
     app.command("plugins")(inspect.plugins)
     app.command("schema")(inspect.schema)
     app.command("bench")(bench.bench)
     app.command("new")(new.new)
+    app.add_typer(data.data_app)
     return app
 
 
