@@ -21,20 +21,20 @@ share a size, which GEdit's scorer enforces by resizing the edit).
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from pydantic import Field
 
-from editrl.interfaces import Reward, RewardInputs, RewardOutput
+from editrl.interfaces import RewardInputs, RewardOutput
 from editrl_judges.chat import chat_body
-from editrl_judges.client import JudgeClient
 from editrl_judges.editscore import reply_scores
 from editrl_judges.editscore_prompts import VIESCORE_CONTEXT, pq_prompt, sc_prompt
 from editrl_judges.images import to_pil
 from editrl_judges.mllm_judge import outcome
 from editrl_judges.parsing import clip_scores
 from editrl_judges.server import JudgeServerConfig
+from editrl_judges.served import ServedJudge
 
 #: GEdit's scale.
 TOP = 10.0
@@ -60,23 +60,11 @@ def gedit_row(sc: list[float], pq: list[float]) -> dict[str, float]:
     }  # fmt: skip
 
 
-class GEdit(Reward):
+class GEdit(ServedJudge):
     """GEdit-Bench's VIEScore judge: overall √(SC·PQ) on 0–10 per edit, SC, PQ and their parts as details."""
 
     name = "gedit"
     Config = GEditConfig
-    requires: ClassVar[frozenset[str]] = frozenset({"images", "source", "instruction"})
-
-    def __init__(self, config: GEditConfig) -> None:
-        super().__init__(config)
-        self.client = JudgeClient(config, label=self.name)
-
-    @property
-    def overlaps(self) -> bool:
-        return True
-
-    def load(self, device: torch.device) -> None:
-        self.client.start()
 
     def bodies(self, inputs: RewardInputs) -> list[dict[str, Any]]:
         """The requests, row-major: row r's SC question at 2r, its PQ question at 2r + 1."""

@@ -18,21 +18,21 @@ llama.cpp) takes, per criterion, the expected level over its score token's alter
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import Field
 
 from editrl.errors import EditrlError
-from editrl.interfaces import Reward, RewardInputs, RewardOutput
+from editrl.interfaces import RewardInputs, RewardOutput
 from editrl_judges.chat import chat_body
-from editrl_judges.client import JudgeClient
 from editrl_judges.criteria import criterion_expectations, criterion_scores
 from editrl_judges.images import to_pil
 from editrl_judges.imgedit_prompts import RUBRICS, imgedit_prompt
 from editrl_judges.mllm_judge import outcome
 from editrl_judges.parsing import clip_scores
 from editrl_judges.server import JudgeServerConfig
+from editrl_judges.served import ServedJudge
 
 EditType = Literal["replace", "add", "adjust", "remove", "style", "action", "extract", "background", "compose"]
 LEVELS = [1, 2, 3, 4, 5]
@@ -57,23 +57,11 @@ class ImgEditConfig(JudgeServerConfig):
     """Round each row's mean to 2 decimals, as ``step1_get_avgscore.py`` does (false: the exact mean)."""
 
 
-class ImgEdit(Reward):
+class ImgEdit(ServedJudge):
     """ImgEdit-Bench's GPT-4o judge: the mean of three 1–5 criteria of the edit's type, the three as details."""
 
     name = "imgedit"
     Config = ImgEditConfig
-    requires: ClassVar[frozenset[str]] = frozenset({"images", "source", "instruction"})
-
-    def __init__(self, config: ImgEditConfig) -> None:
-        super().__init__(config)
-        self.client = JudgeClient(config, label=self.name)
-
-    @property
-    def overlaps(self) -> bool:
-        return True
-
-    def load(self, device: torch.device) -> None:
-        self.client.start()
 
     def edit_type(self, task: str) -> str:
         """The rubric of a row whose dataset task is ``task``; an :class:`EditrlError` saying how to map it."""

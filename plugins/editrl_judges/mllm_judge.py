@@ -7,18 +7,19 @@ invalid row with its reason (``reward/mllm_judge/invalid/<reason>``), never a nu
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import Field, field_validator, model_validator
 
-from editrl.interfaces import Reward, RewardInputs, RewardOutput
+from editrl.interfaces import RewardInputs, RewardOutput
 from editrl_judges.chat import chat_body
-from editrl_judges.client import JudgeClient, Reply
+from editrl_judges.client import Reply
 from editrl_judges.images import to_pil
 from editrl_judges.parsing import expected_level, score_list, text_level, text_yes_no, yes_probability
 from editrl_judges.server import JudgeServerConfig
 from editrl_judges.templates import JudgeTemplate, load_template
+from editrl_judges.served import ServedJudge
 
 
 class MllmJudgeConfig(JudgeServerConfig):
@@ -72,24 +73,14 @@ def outcome(replies: list[Reply], values: list[float | None], reasons: list[str 
     return RewardOutput(values=tensor, counters=counters, valid=valid, reasons=reasons)
 
 
-class MllmJudge(Reward):
+class MllmJudge(ServedJudge):
     """A served VLM judge (Edit-R1 / CoCoEdit style): source and edited image + instruction in a template."""
 
     name = "mllm_judge"
     Config = MllmJudgeConfig
-    requires: ClassVar[frozenset[str]] = frozenset({"images", "source", "instruction"})
-
     def __init__(self, config: MllmJudgeConfig) -> None:
         super().__init__(config)
         self.template = load_template(config.template)
-        self.client = JudgeClient(config, label=self.name)
-
-    @property
-    def overlaps(self) -> bool:
-        return True
-
-    def load(self, device: torch.device) -> None:
-        self.client.start()
 
     def body(self, inputs: RewardInputs, row: int) -> dict[str, Any]:
         """The request for one row."""
