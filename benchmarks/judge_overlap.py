@@ -2,14 +2,17 @@
 server answer at each ``concurrency``?
 
 1. Overlap. The toy recipe's step is timed with a zero-cost local reward, then with ``mllm_judge`` pointed at a
-   loopback judge server that answers every request after a fixed latency: (a) the rollout time of one group (the
-   candidates a request's row belongs to), all requests in flight at once; (b) the rollout time of one row, one
-   request at a time. The engine rolls out in two halves and sends the first half's requests while the second half
-   rolls out, so only the second half's share should show: target step ratio ≤ 1.15.
+   loopback judge server (its own process) that answers each request after a fixed latency. The target setting is
+   issue 10's: every request's latency equals the rollout time of its candidate (one row), served one at a time, so
+   scoring a group takes as long as rolling it out. With ``train.rollout_batch_size`` = one group the engine sends
+   each group's requests as soon as the group is decoded; only the last group's scoring should show after the
+   rollout: target step ratio ≤ 1.15 against the zero-cost step with the same micro-batches. Also printed: the same
+   judge with every row integrated at once (nothing to overlap with), a judge with all requests in flight at once,
+   and what the micro-batches themselves cost on the toy.
 2. Throughput. llama-cpp-python's server on the designed tiny GGUF (editrl_judges.tiny) answers 128 yes/no logprob
    requests at concurrency 1, 2, 4, 8 (skipped when llama-cpp-python is not installed).
 
-    python benchmarks/judge_overlap.py [--steps 4]
+    python benchmarks/judge_overlap.py [--steps 6]
 """
 
 from __future__ import annotations
@@ -80,11 +83,8 @@ def serve(port: int, latency_s: float) -> None:
     asyncio.run(main())
 
 
-def trainer(out: Path, rewards_override: str | None, zero: bool) -> Trainer:
-    overrides = [f"output_dir={out}", "train.save_every=0", "eval.at_end=false"]
-    if rewards_override:
-        overrides.append(rewards_override)
-    cfg, registry = load_recipe(RECIPE, overrides)
+def trainer(out: Path, overrides: list[str], zero: bool) -> Trainer:
+    cfg, registry = load_recipe(RECIPE, [f"output_dir={out}", "train.save_every=0", "eval.at_end=false", *overrides])
     components = build_components(cfg, registry)
     if zero:
         components.rewards = [ZeroReward(ZeroReward.Config())]
@@ -95,43 +95,58 @@ def trainer(out: Path, rewards_override: str | None, zero: bool) -> Trainer:
 
 def overlap(steps: int) -> None:
     """The trainers are built first, then their steps alternate (after a warm-up each), so that load from other
-    processes on the machine hits all alike; medians are compared. Two served judges, each with a total amount of
-    work equal to the rollout: (a) every request takes one group's rollout time, all in flight at once; (b) a serial
-    judge (concurrency 1) whose requests each take one row's rollout time."""
+    processes on the machine hits all alike; medians are compared."""
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as tmp:
-        zero = trainer(Path(tmp) / "zero", None, zero=True)
-        zero.train_step()  # warm-up
-        groups, rows = zero.recipe.train.batch_size, zero.recipe.train.batch_size * zero.recipe.exploration.group_size
-        rollout = statistics.median(zero.train_step()["time/rollout_s"] for _ in range(3))  # calibrates the judges
-        settings = {"per-group latency, concurrency 256": (rollout / groups, 256),
-                    "per-row latency, concurrency 1": (rollout / rows, 1)}  # fmt: skip
+        cfg, _ = load_recipe(RECIPE, [])
+        groups, G = cfg.train.batch_size, cfg.exploration.group_size
+        rows = groups * G
+        per_group = f"train.rollout_batch_size={G}"
+        zero = {"all rows": trainer(Path(tmp) / "zero_all", [], zero=True),
+                "one group": trainer(Path(tmp) / "zero_group", [per_group], zero=True)}  # fmt: skip
+        for t in zero.values():
+            t.train_step()  # warm-up
+        # the judges' latency is fixed before the timed steps: the fastest of 5 rollouts, which load from other
+        # processes can only lengthen
+        rollout = min(zero["one group"].train_step()["time/rollout_s"] for _ in range(5))
+        # (name, request latency, judge concurrency, engine micro-batch, baseline it is compared with)
+        settings = [
+            ("target: per-row latency, concurrency 1, micro-batch = one group", rollout / rows, 1, [per_group], "one group"),
+            ("per-row latency, concurrency 1, all rows at once", rollout / rows, 1, [], "all rows"),
+            ("per-group latency, concurrency 256, all rows at once", rollout / groups, 256, [], "all rows"),
+            # what talking to a judge costs this machine's cores by itself (images encoded, JSON, HTTP, the server)
+            ("no latency, concurrency 16, micro-batch = one group", 0.0, 16, [per_group], "one group"),
+        ]
         served, judges = {}, []
-        for name, (latency, concurrency) in settings.items():
+        for name, latency, concurrency, extra, _ in settings:
             judge = slow_judge(latency, Path(tmp) / f"judge_{len(judges)}.log")
             judges.append(judge)
             reward = json.dumps({"type": "mllm_judge", "base_url": judge.base_url, "model": "slow",
                                  "template": "yes_no", "max_tokens": 1, "concurrency": concurrency})  # fmt: skip
-            served[name] = trainer(Path(tmp) / name.replace(" ", "_").replace(",", ""), f"rewards=[{reward}]", False)
+            served[name] = trainer(Path(tmp) / f"served_{len(judges)}", [f"rewards=[{reward}]", *extra], False)
             served[name].train_step()  # warm-up
-        base: list[dict] = []
+        base: dict[str, list[dict]] = {name: [] for name in zero}
         judged: dict[str, list[dict]] = {name: [] for name in served}
         for _ in range(steps):
-            base.append(zero.train_step())
+            for name, t in zero.items():
+                base[name].append(t.train_step())
             for name, t in served.items():
                 judged[name].append(t.train_step())
-        med = lambda rows, key: statistics.median(m[key] for m in rows)  # noqa: E731
-        step = med(base, "time/step_s")
-        print(f"zero-cost local reward: step {step:.3f} s (rollout {med(base, 'time/rollout_s'):.3f} s, "
-              f"{groups} groups, {rows} rows); {steps} alternating steps each, medians")  # fmt: skip
-        for name, (latency, concurrency) in settings.items():
-            m = judged[name]
+        med = lambda rows_, key: statistics.median(m[key] for m in rows_)  # noqa: E731
+        print(f"{groups} groups of {G}, {rows} rows; {steps} alternating steps each, medians")
+        for name, m in base.items():
+            print(f"zero-cost local reward, micro-batch = {name}: step {med(m, 'time/step_s'):.3f} s "
+                  f"(rollout {med(m, 'time/rollout_s'):.3f} s)")
+        print(f"  micro-batches of one group cost {med(base['one group'], 'time/step_s') / med(base['all rows'], 'time/step_s'):.3f}× "
+              "the step with every row at once (the toy's small forwards on CPU)")  # fmt: skip
+        for name, latency, concurrency, _, against in settings:
+            m, step = judged[name], med(base[against], "time/step_s")
             no_overlap = step + latency * math.ceil(rows / concurrency)  # every request sent after the rollout
             print(f"served judge, {name} ({latency * 1000:.0f} ms a request): step {med(m, 'time/step_s'):.3f} s "
-                  f"(rollout {med(m, 'time/rollout_s'):.3f} s, waiting {med(m, 'time/reward_s'):.3f} s, "
-                  f"training {med(m, 'time/train_s'):.3f} s vs {med(base, 'time/train_s'):.3f} s)")  # fmt: skip
-            print(f"  ratio {med(m, 'time/step_s') / step:.3f} (target ≤ 1.15; sending after the rollout would give "
-                  f"≈ {no_overlap / step:.2f})")
+                  f"(rollout {med(m, 'time/rollout_s'):.3f} s, waiting {med(m, 'time/reward_s'):.3f} s)")
+            print(f"  ratio {med(m, 'time/step_s') / step:.3f} against the zero-cost step with micro-batch = {against}"
+                  f"{' (target ≤ 1.15)' if name.startswith('target') else ''}; scoring after the rollout ≈ "
+                  f"{no_overlap / step:.2f}, the ideal overlap ≈ {(step + latency * math.ceil(G / concurrency)) / step:.2f}")
         for judge in judges:
             judge.stop()
 
@@ -174,7 +189,7 @@ def main() -> None:
         serve(int(sys.argv[2]), float(sys.argv[3]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=4, help="timed steps per setting (after one warm-up)")
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per setting (after one warm-up)")
     args = parser.parse_args()
     overlap(args.steps)
     throughput()
