@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from editrl.cache.shards import CorruptShard, read_shard, write_shard
+from editrl.errors import ResourceError
 from editrl.interfaces import Condition
 
 log = logging.getLogger("editrl.cache")
@@ -39,6 +40,14 @@ class MemoryStore:
         return len(self.rows)
 
 
+def unwritable(folder: Path, exc: OSError) -> ResourceError:
+    """The error for a cache folder that cannot be written (a file in the way, no permission, a full disk)."""
+    return ResourceError(
+        f"backbone.condition_cache_dir: cannot write the condition cache in {folder} ({exc.strerror or exc}); "
+        "point condition_cache_dir (or $EDITRL_CACHE_DIR) at a writable folder"
+    )
+
+
 class DiskStore:
     """Shards ``<root>/<backbone key[:24]>/<key[:2]>/<key>.safetensors``; ``backbone.json`` in the backbone's folder
     records its :meth:`~editrl.interfaces.Backbone.condition_key` for people. A corrupt shard is logged, counted and
@@ -48,12 +57,15 @@ class DiskStore:
         self.folder = Path(root) / bkey[:24]
         self.cls = cls
         self.corrupt = 0
-        self.folder.mkdir(parents=True, exist_ok=True)
-        info = self.folder / "backbone.json"
-        if description is not None and not info.exists():
-            tmp = info.with_name(f".backbone.json.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(description, indent=2, sort_keys=True, default=str))
-            os.replace(tmp, info)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            info = self.folder / "backbone.json"
+            if description is not None and not info.exists():
+                tmp = info.with_name(f".backbone.json.{os.getpid()}.tmp")
+                tmp.write_text(json.dumps(description, indent=2, sort_keys=True, default=str))
+                os.replace(tmp, info)
+        except OSError as exc:
+            raise unwritable(self.folder, exc) from None
 
     def path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.safetensors"
@@ -68,7 +80,10 @@ class DiskStore:
             return None
 
     def put(self, key: str, row: Condition) -> None:
-        write_shard(self.path(key), row, key)
+        try:
+            write_shard(self.path(key), row, key)
+        except OSError as exc:
+            raise unwritable(self.folder, exc) from None
 
     def __len__(self) -> int:
         return sum(1 for _ in self.folder.glob("*/*.safetensors"))

@@ -26,12 +26,12 @@ def encode(
 
       editrl data encode recipes/rc_grpo.yaml dataset.root=/data/edits backbone.condition_cache=disk
     """
-    import torch
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from editrl.cache.fill import fill, remove_stale_temporaries
     from editrl.cache.install import open_store
     from editrl.engine.build import build_components, load_recipe
+    from editrl.engine.evaluation import recipe_device
     from editrl.engine.scoring import needed_inputs
 
     with user_errors():
@@ -40,8 +40,8 @@ def encode(
         c = build_components(cfg, registry)
         dataset, backbone = c.dataset, c.backbone
         # the source latents too when a component needs them (as the trainer computes its needs)
-        needs = needed_inputs([*c.rewards, *c.regularizers, c.optimizer, c.exploration, *([c.policy] if c.policy else [])])
-        device = torch.device("cuda" if cfg.train.device != "cpu" and torch.cuda.is_available() else "cpu")
+        needs = needed_inputs(c.training_consumers())
+        device = recipe_device(cfg)
         bkey, store = open_store(backbone, "disk")
         if getattr(cfg.backbone, "condition_cache", "off") != "disk":
             warn(f"backbone.condition_cache is {cfg.backbone.condition_cache!r}: runs read this cache only with "

@@ -47,7 +47,8 @@ class TrainSettings(ComponentConfig):
     grad_accum: int = Field(1, ge=1)
     """Steps whose gradients accumulate before one optimiser update (accelerate's gradient accumulation)."""
     rollout_batch_size: int | None = Field(None, ge=1)
-    """Rows (candidates) integrated together in the rollout; null = all N·G rows of the step at once. Smaller
+    """Rows (candidates) integrated together in the rollout; null = all N·G rows of the step at once, or one group
+    (group_size rows) at a time when a reward is a served judge. Smaller
     micro-batches bound the rollout's memory, and a served judge (a reward that ``overlaps``) receives each group's
     rows as soon as the micro-batch completing it is decoded, so its requests are in flight while the later rows
     integrate. Results do not depend on it beyond float rounding of batched kernels."""

@@ -88,7 +88,7 @@ def describe_example(example, where: str) -> ExampleInfo:
         image = getattr(example, role)  # [C, H, W] or None
         if image is not None and tuple(image.shape[1:]) != tuple(source.shape[1:]):
             info.problems.append(
-                f"{role} is {_hw(image.shape[1:])} but the source is {_hw(source.shape[1:])}; they must agree"
+                f"{role} is {size_text(image.shape[1:])} but the source is {size_text(source.shape[1:])}; they must agree"
             )
     if example.mask is not None:
         mask = example.mask  # [1, H, W]
@@ -100,5 +100,6 @@ def describe_example(example, where: str) -> ExampleInfo:
     return info
 
 
-def _hw(size) -> str:
+def size_text(size) -> str:
+    """``"H×W"`` of a size whose last two entries are height and width (a tensor shape or an ``(h, w)`` pair)."""
     return f"{int(size[-2])}×{int(size[-1])}"

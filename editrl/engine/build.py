@@ -27,6 +27,11 @@ class Components:
     regularizers: list[Regularizer]
     eval_metrics: list[Reward]
 
+    def training_consumers(self) -> list:
+        """Every component whose ``requires`` the training step must satisfy: rewards, regularisers, optimiser,
+        exploration and policy (the engine computes the union of their needs)."""
+        return [*self.rewards, *self.regularizers, self.optimizer, self.exploration, *([self.policy] if self.policy else [])]
+
 
 def build_components(recipe: RecipeBase, registry: Registry) -> Components:
     """Instantiate every section with its validated config (the spec is an instance of the class's ``Config``)."""

@@ -75,8 +75,7 @@ class Trainer:
         device = self.accelerator.device
         torch.manual_seed(r.seed)  # before anything random: LoRA's A matrices are drawn from the global RNG
         # what the engine computes: the union of every component's needs (a regulariser may need source_latents)
-        components = [*c.rewards, *c.regularizers, c.optimizer, c.exploration, *([c.policy] if c.policy else [])]
-        self.needs = needed_inputs(components)
+        self.needs = needed_inputs(c.training_consumers())
         self.cache_report = install_condition_cache(  # the backbone; without encoders when every condition is cached
             c.backbone, device, lambda: {
                 "train": c.dataset.split("train"),
@@ -132,8 +131,8 @@ class Trainer:
     ) -> tuple[Rollout, torch.Tensor | None, list[torch.Tensor] | None]:
         """Steps 2–4: encode once, draw [N, G] noises, integrate under θ_old; decode if a reward needs images.
 
-        The N·G rows are integrated ``train.rollout_batch_size`` at a time (all at once by default) and decoded per
-        micro-batch. With a ``scorer`` whose rewards overlap (served judges), every group whose rows are complete goes
+        The N·G rows are integrated ``train.rollout_batch_size`` at a time (by default all at once, or one group at a
+        time when a reward overlaps) and decoded per micro-batch. With a ``scorer`` whose rewards overlap (served judges), every group whose rows are complete goes
         to the scorer right after the micro-batch that completes it, so its requests are in flight while later rows
         integrate.
         """
@@ -152,7 +151,8 @@ class Trainer:
             sigmas = c.backbone.sigmas(c.solver.steps, shape)  # [K + 1]
             x_T, rows = noise.x_T.flatten(0, 1).to(batch.source.device), cond.repeat_interleave(G)  # [N·G, C, h, w]
             overlap = scorer is not None and scorer.overlapping
-            chunks = row_chunks(N * G, self.recipe.train.rollout_batch_size)
+            # with a served judge and no size set, one group at a time: each group's requests fly while the next integrates
+            chunks = row_chunks(N * G, self.recipe.train.rollout_batch_size or (G if overlap else None))
             parts: list[RolloutPart] = []
             submitted = 0  # groups handed to the overlapping rewards so far
             for r0, r1 in chunks:
@@ -166,7 +166,7 @@ class Trainer:
                 parts.append(RolloutPart(part_final, part_states, part_images, part_maps))
                 complete = r1 // G  # groups whose every candidate is integrated
                 if overlap and complete > submitted:
-                    done = RolloutPart.join(parts, submitted * G, complete * G)
+                    done = RolloutPart.join(parts, submitted * G, complete * G, states=False)
                     scorer.submit(build_inputs(
                         scorer.needs, example_rows(batch, submitted, complete), G,
                         done.final.view(complete - submitted, G, *shape), done.images, done.maps,

@@ -4,15 +4,11 @@ ground truths verified, not decoded; masks decoded), with the shared readers of 
 from __future__ import annotations
 
 from editrl.data.images import RGB_MODES, ImageFileError, mask_stats, read_header
-from editrl.data.inspection import ExampleInfo
+from editrl.data.inspection import ExampleInfo, size_text
 from editrl_compbench.records import Record
 
 #: Masks are binarised at half scale for the edit-area statistics (CompBench's masks are 0/255).
 MASK_THRESHOLD = 0.5
-
-
-def _hw(size: tuple[int, int]) -> str:
-    return f"{size[0]}×{size[1]}"
 
 
 def describe_record(record: Record, resolution: int) -> ExampleInfo:
@@ -39,7 +35,7 @@ def describe_record(record: Record, resolution: int) -> ExampleInfo:
         target = read_header(files["edited_image"])
         if target.size != source.size:
             info.problems.append(
-                f"ground truth {files['edited_image']} is {_hw(target.size)} but its source is {_hw(source.size)}"
+                f"ground truth {files['edited_image']} is {size_text(target.size)} but its source is {size_text(source.size)}"
             )
     except ImageFileError as exc:
         info.problems.append(f"ground truth {files['edited_image']}: {exc}")
@@ -49,7 +45,7 @@ def describe_record(record: Record, resolution: int) -> ExampleInfo:
         info.problems.append(f"mask {files['mask']}: {exc}")
         return info
     if stats.size != source.size:
-        info.problems.append(f"mask {files['mask']} is {_hw(stats.size)} but its source is {_hw(source.size)}")
+        info.problems.append(f"mask {files['mask']} is {size_text(stats.size)} but its source is {size_text(source.size)}")
     if not stats.binary:
         info.problems.append(
             f"mask {files['mask']} is not black/white ({stats.levels} grey levels); CompBench's masks are 0/255"

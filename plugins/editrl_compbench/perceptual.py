@@ -27,18 +27,25 @@ def backbone_weights(net: str) -> tuple[str, str]:
 
 def build_lpips(net: str, spatial: bool):
     """``lpips.LPIPS(net=net, spatial=spatial)`` in eval mode, without gradients, or a :class:`ResourceError` saying
-    which backbone file to fetch when it is not cached and cannot be downloaded."""
+    which backbone file to fetch when it is not cached and cannot be downloaded, or is cached but unreadable."""
+    import pickle
+
     import lpips
 
+    url, path = backbone_weights(net)
     try:
         with warnings.catch_warnings():  # lpips 0.1.4 calls torchvision's deprecated `pretrained=True`
             warnings.simplefilter("ignore", UserWarning)
             model = lpips.LPIPS(net=net, spatial=spatial, verbose=False)
-    except OSError as exc:  # urllib's URLError when offline, or an unreadable cache file
-        url, path = backbone_weights(net)
+    except OSError as exc:  # urllib's URLError when offline
         raise ResourceError(
             f"compbench_lpips: lpips' {net} backbone weights are not cached and could not be fetched ({exc}). "
             f"Download {url} on a machine with network access and put it at {path} (or set TORCH_HOME)."
+        ) from None
+    except (ValueError, RuntimeError, pickle.UnpicklingError) as exc:  # a cached file that is not those weights
+        raise ResourceError(
+            f"compbench_lpips: {path} is not a readable copy of lpips' {net} backbone weights ({exc}); "
+            f"download {url} again and put it there"
         ) from None
     return model.eval().requires_grad_(False)
 
@@ -55,27 +62,30 @@ class PerceptualDistance:
 
     def __init__(self, net: str) -> None:
         self.net = net
-        self.models: tuple | None = None  # (ordinary, spatial) lpips.LPIPS
+        self.model = None  # lpips.LPIPS; its ``spatial`` flag is read on every call, so one network serves both
         self.device: torch.device | None = None
 
     def load(self, device: torch.device) -> None:
-        """Build both lpips networks (two instances: lpips fixes ``spatial`` at construction) on ``device``."""
-        if self.models is None:
-            self.models = (build_lpips(self.net, spatial=False), build_lpips(self.net, spatial=True))
-        self.models = tuple(m.to(device) for m in self.models)
+        """Build the lpips network on ``device``."""
+        if self.model is None:
+            self.model = build_lpips(self.net, spatial=False)
+        self.model = self.model.to(device)
         self.device = torch.device(device)
+
+    def _distance(self, x: torch.Tensor, y: torch.Tensor, spatial: bool) -> torch.Tensor:
+        self.model.spatial = spatial  # type: ignore[union-attr]
+        return self.model(x, y)  # type: ignore[misc]
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(zero_fill [M], masked [M])`` LPIPS of ``x`` against ``y`` (``[M, 3, H, W]`` in [0, 1]) outside
         ``mask [M, 1, H, W]`` (1 = edit); masked is NaN on a row without kept pixels."""
-        if self.models is None:
+        if self.model is None:
             self.load(x.device)
-        ordinary, spatial = self.models  # type: ignore[misc]
         keep = 1.0 - mask.float().to(self.device)  # [M, 1, H, W]
         x, y = x.float().to(self.device), y.float().to(self.device)
-        zero_fill = ordinary(2.0 * x * keep - 1.0, 2.0 * y * keep - 1.0).flatten()  # [M]
-        dist_map = spatial(2.0 * x - 1.0, 2.0 * y - 1.0)  # [M, 1, H, W]
+        zero_fill = self._distance(2.0 * x * keep - 1.0, 2.0 * y * keep - 1.0, spatial=False).flatten()  # [M]
+        dist_map = self._distance(2.0 * x - 1.0, 2.0 * y - 1.0, spatial=True)  # [M, 1, H, W]
         kept = keep.sum(dim=(1, 2, 3))  # [M]
         masked = (dist_map * keep).sum(dim=(1, 2, 3)) / kept.clamp_min(torch.finfo(torch.float32).tiny)  # [M]
         masked = torch.where(kept > 0, masked, torch.full_like(masked, float("nan")))

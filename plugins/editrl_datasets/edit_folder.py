@@ -18,7 +18,7 @@ from editrl.component import ComponentConfig
 from editrl.data.check import degenerate_reasons
 from editrl.data.heldout import HeldOut, split_ids
 from editrl.data.images import RGB_MODES, ImageFileError, decode_grey, edit_pixels, mask_stats, read_header
-from editrl.data.inspection import ExampleInfo, SplitInspection
+from editrl.data.inspection import ExampleInfo, SplitInspection, size_text
 from editrl.errors import ResourceError
 from editrl.interfaces import EditDataset, EditExample
 
@@ -168,8 +168,8 @@ class EditFolder(EditDataset):
                 target = read_header(root / r["target"])
                 if target.size != source.size:
                     info.problems.append(
-                        f"target {root / r['target']} is {_hw(target.size)} but its source {root / r['source']} is "
-                        f"{_hw(source.size)}; a target must have its source's size"
+                        f"target {root / r['target']} is {size_text(target.size)} but its source {root / r['source']} is "
+                        f"{size_text(source.size)}; a target must have its source's size"
                     )
             except ImageFileError as exc:
                 info.problems.append(f"target {root / r['target']}: {exc}")
@@ -182,7 +182,7 @@ class EditFolder(EditDataset):
                 return info
             if stats.size != source.size and c.mask_resize == "refuse":
                 info.problems.append(
-                    f"mask {path} is {_hw(stats.size)} but its source {root / r['source']} is {_hw(source.size)}; "
+                    f"mask {path} is {size_text(stats.size)} but its source {root / r['source']} is {size_text(source.size)}; "
                     "set dataset.mask_resize (nearest or bilinear) to resize masks, or fix the file"
                 )
             if not stats.binary and c.mask_threshold is None:
@@ -213,10 +213,6 @@ def _parse(number: int, index: int, raw: str, fields: Sequence[str]) -> _Line:
 
 def _cut(config: EditFolderConfig) -> float:
     return BINARY_CUT if config.mask_threshold is None else config.mask_threshold
-
-
-def _hw(size: tuple[int, int]) -> str:
-    return f"{size[0]}×{size[1]}"
 
 
 class _FolderSplit(Sequence[EditExample]):

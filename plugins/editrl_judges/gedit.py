@@ -28,7 +28,7 @@ from pydantic import Field
 
 from editrl.interfaces import RewardInputs, RewardOutput
 from editrl_judges.chat import chat_body
-from editrl_judges.editscore import reply_scores
+from editrl_judges.editscore import editscore_pass, reply_scores
 from editrl_judges.editscore_prompts import VIESCORE_CONTEXT, pq_prompt, sc_prompt
 from editrl_judges.images import to_pil
 from editrl_judges.mllm_judge import outcome
@@ -50,12 +50,13 @@ class GEditConfig(JudgeServerConfig):
 
 
 def gedit_row(sc: list[float], pq: list[float]) -> dict[str, float]:
-    """One row's numbers from its (clipped) SC and PQ lists: SC = min, PQ = min, overall = √(SC·PQ); the lists' first
-    and second entries as the sub-scores (a one-entry list gives its entry for both)."""
-    SC, PQ = min(sc), min(pq)
+    """One row's numbers from its (clipped) SC and PQ lists: SC = min, PQ = min, overall = √(SC·PQ) (EditScore's
+    arithmetic on GEdit's own 0–10 scale); the lists' first and second entries as the sub-scores (a one-entry list
+    gives its entry for both)."""
+    p = editscore_pass(sc, pq, 10)
     return {
-        "overall": math.sqrt(SC * PQ), "semantics": SC, "quality": PQ,
-        "editing_success": sc[0], "overediting": sc[min(1, len(sc) - 1)],
+        "overall": p["overall"], "semantics": p["semantic_consistency"], "quality": p["perceptual_quality"],
+        "editing_success": p["prompt_following"], "overediting": p["consistency"],
         "naturalness": pq[0], "artifacts": pq[min(1, len(pq) - 1)],
     }  # fmt: skip
 

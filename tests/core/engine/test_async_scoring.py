@@ -49,13 +49,14 @@ def t(tmp_path_factory) -> Trainer:
 
 @pytest.mark.parametrize(
     ("batch_rows", "submitted"),
-    [(None, [8]), (4, [4, 4]), (3, [4, 4]), (8, [8])],
-    ids=["all-rows", "one-group", "unaligned", "both-groups"],
+    [(None, [4, 4]), (4, [4, 4]), (3, [4, 4]), (8, [8])],
+    ids=["default", "one-group", "unaligned", "both-groups"],
 )
 def test_micro_batched_rollout_matches_one_rollout(t, batch_rows, submitted):
     """TINY has N = 2 groups of G = 4. With 3-row micro-batches (rows 0–2, 3–5, 6–7) group 0 is complete after the
-    second micro-batch and group 1 after the third, so the judge gets one group at a time; with 4 rows it gets each
-    group as soon as it is integrated; with all rows (or 8) it gets both at once after the single rollout."""
+    second micro-batch and group 1 after the third, so the judge gets one group at a time; with 4 rows (or unset,
+    the default with a served judge) it gets each group as soon as it is integrated; with all 8 rows it gets both at
+    once after the single rollout."""
     t.recipe.train.rollout_batch_size = None
     batch = t.cursor.next_batch()
     state = t.generator.get_state()

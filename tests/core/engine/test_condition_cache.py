@@ -118,7 +118,7 @@ def test_changing_the_instruction_the_image_or_the_padded_length_misses():
     e = _examples(1)[0]
     base = example_key(key, e.id, e.source, e.instruction)
     assert example_key(key, e.id, e.source.clone(), e.instruction) == base  # same contents, same key
-    assert example_key(key, e.id, e.source, "remove the red circle")  # one word != base
+    assert example_key(key, e.id, e.source, "remove the red circle") != base  # another instruction
     changed = e.source.clone()
     changed[0, 5, 7] += 1 / 255  # one channel of one pixel, one grey level
     assert example_key(key, e.id, changed, e.instruction) != base

@@ -55,7 +55,7 @@ def test_score_a_compbench_results_folder(cli, tmp_path, random_squeezenet, tiny
         assert 0 < m["compbench_ssim/ssim_masked"] < 1 and 0 < m["compbench_ssim/ssim_zero_fill"] < 1
         assert m["compbench_lpips/lpips_zero_fill"] > 0 and m["compbench_lpips/lpips_masked"] > 0
         assert m["compbench_lc_i"] == pytest.approx(1.0, abs=1e-5)  # the crops are inside the mask: untouched
-        assert m["compbench_lc_t"] >= 0
+        assert "compbench_lc_t" in m  # reported; its value against the tiny CLIP's own features: test_local_clip.py
     assert (tmp_path / "ev" / "samples.png").is_file()
 
 
