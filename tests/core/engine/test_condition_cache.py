@@ -164,6 +164,15 @@ def test_data_encode_reencodes_a_truncated_shard(cli, tmp_path):
     assert _same_shards(_shards(tmp_path), before)
 
 
+def test_a_cache_folder_that_cannot_be_written_is_refused_with_its_name(cli, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")  # the cache folder would have to be created inside a regular file
+    result = cli("data", "encode", TOY_RECIPE, *SMALL, "eval.max_examples=3", f"backbone.condition_cache_dir={blocker}")
+    flat = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "backbone.condition_cache_dir" in flat and str(blocker) in flat, result.output
+
+
 def test_data_encode_killed_with_sigkill_resumes_to_the_uninterrupted_result(cli, tmp_path):
     size = ["dataset.train_size=600", "eval.max_examples=6"]
     killed, whole = tmp_path / "killed", tmp_path / "whole"
