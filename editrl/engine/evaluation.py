@@ -82,13 +82,15 @@ def sample_edits(
     batch_size: int,
     device: torch.device,
     decode: bool = True,
+    decode_first: int = 0,
     attention: int = 0,
 ) -> Iterator[SampledBatch]:
     """Edit ``examples`` with the single-path deterministic sampler from ``noise [E, C, h, w]``, batch by batch.
 
     1. the solver's noise levels for the examples' latent shape;
     2. per batch: the condition (the evaluation's only place that encodes one), integrate the K solver
-       steps from the batch's noises (capturing the last ``attention`` layers' maps when asked), decode when asked.
+       steps from the batch's noises (capturing the last ``attention`` layers' maps when asked), decode when asked
+       (``decode``: every batch; ``decode_first``: the batches holding the first that many examples).
     """
     shape = backbone.latent_shape(EditBatch.collate([examples[0]]))  # step 1
     sigmas = backbone.sigmas(solver.steps, shape)  # [K + 1]
@@ -98,7 +100,7 @@ def sample_edits(
         capture = backbone.capture_attention(attention) if attention else contextlib.nullcontext(None)
         with capture as maps:
             final, _ = integrate(backbone, solver, noise[start : start + len(batch)].to(device), cond, sigmas)
-        images = backbone.decode(final) if decode else None  # [B, 3, H, W]
+        images = backbone.decode(final) if decode or start < decode_first else None  # [B, 3, H, W]
         yield SampledBatch(batch, final, images, maps, shape)  # final: [B, C, h, w]
 
 
@@ -244,7 +246,7 @@ def evaluate_with_edits(
     kept: list[torch.Tensor] = []
     done = 0
     sampled = sample_edits(backbone, solver, examples, noise, batch_size=batch_size, device=device,
-                           decode="images" in means.needs or keep > 0, attention=layers)
+                           decode="images" in means.needs, decode_first=keep, attention=layers)
     for s in sampled:  # step 2
         if done < keep:
             kept.append(s.images[: keep - done].float().cpu())  # [≤B, 3, H, W]
