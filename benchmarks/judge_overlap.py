@@ -3,16 +3,17 @@ server answer at each ``concurrency``?
 
 1. Overlap. The toy recipe's step is timed with a zero-cost local reward, then with ``mllm_judge`` pointed at a
    loopback judge server (its own process) that answers each request after a fixed latency. The target setting is
-   issue 10's: every request's latency equals the rollout time of its candidate (one row), served one at a time, so
-   scoring a group takes as long as rolling it out. With ``train.rollout_batch_size`` = one group the engine sends
-   each group's requests as soon as the group is decoded; only the last group's scoring should show after the
-   rollout: target step ratio ≤ 1.15 against the zero-cost step with the same micro-batches. Also printed: the same
-   judge with every row integrated at once (nothing to overlap with), a judge with all requests in flight at once,
-   and what the micro-batches themselves cost on the toy.
+   issue 10's: every request's latency equals the rollout time of its candidate (one row, with the same
+   micro-batches), served one at a time, so scoring takes as long as rolling out. The engine sends each micro-batch's
+   rows (``train.rollout_batch_size``, ``--micro-batch``, default 4 = half a group) as soon as they are decoded, so
+   only the last micro-batch's scoring should show after the rollout: target step ratio ≤ 1.15 against the
+   zero-cost step with the same micro-batches. Also printed: the ratio against the fastest zero-cost step (every
+   row at once), the same judge with one group per micro-batch and with every row integrated at once (nothing to
+   overlap with), an instant judge (what the protocol itself costs these cores), and what the micro-batches cost.
 2. Throughput. llama-cpp-python's server on the designed tiny GGUF (editrl_judges.tiny) answers 128 yes/no logprob
    requests at concurrency 1, 2, 4, 8 (skipped when llama-cpp-python is not installed).
 
-    python benchmarks/judge_overlap.py [--steps 6]
+    python benchmarks/judge_overlap.py [--steps 6] [--micro-batch 4]
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def trainer(out: Path, overrides: list[str], zero: bool) -> Trainer:
     return t
 
 
-def overlap(steps: int) -> None:
+def overlap(steps: int, micro_batch: int) -> None:
     """The trainers are built first, then their steps alternate (after a warm-up each), so that load from other
     processes on the machine hits all alike; medians are compared."""
     torch.set_num_threads(2)
@@ -101,52 +102,56 @@ def overlap(steps: int) -> None:
         cfg, _ = load_recipe(RECIPE, [])
         groups, G = cfg.train.batch_size, cfg.exploration.group_size
         rows = groups * G
-        per_group = f"train.rollout_batch_size={G}"
-        zero = {"all rows": trainer(Path(tmp) / "zero_all", [], zero=True),
-                "one group": trainer(Path(tmp) / "zero_group", [per_group], zero=True)}  # fmt: skip
+        sizes = sorted({rows, G, micro_batch}, reverse=True)  # engine micro-batches (rows integrated together)
+        label = lambda r: "all rows" if r == rows else "one group" if r == G else f"{r} rows"  # noqa: E731
+        zero = {r: trainer(Path(tmp) / f"zero_{r}", [f"train.rollout_batch_size={r}"], zero=True) for r in sizes}
         for t in zero.values():
             t.train_step()  # warm-up
-        # the judges' latency is fixed before the timed steps: the fastest of 5 rollouts, which load from other
-        # processes can only lengthen
-        rollout = min(zero["one group"].train_step()["time/rollout_s"] for _ in range(5))
-        # (name, request latency, judge concurrency, engine micro-batch, baseline it is compared with)
+        # a judge's latency is fixed before the timed steps, per micro-batch size: the rollout time of one row with
+        # those micro-batches (the fastest of 5 rollouts, which load from other processes can only lengthen)
+        per_row = {r: min(t.train_step()["time/rollout_s"] for _ in range(5)) / rows for r, t in zero.items()}
+        # (name, request latency, judge concurrency, engine micro-batch)
         settings = [
-            ("target: per-row latency, concurrency 1, micro-batch = one group", rollout / rows, 1, [per_group], "one group"),
-            ("per-row latency, concurrency 1, all rows at once", rollout / rows, 1, [], "all rows"),
-            ("per-group latency, concurrency 256, all rows at once", rollout / groups, 256, [], "all rows"),
+            (f"target: per-row latency, concurrency 1, micro-batch {label(micro_batch)}", per_row[micro_batch], 1,
+             micro_batch),
+            ("per-row latency, concurrency 1, micro-batch one group", per_row[G], 1, G),
+            ("per-row latency, concurrency 1, every row at once", per_row[rows], 1, rows),
             # what talking to a judge costs this machine's cores by itself (images encoded, JSON, HTTP, the server)
-            ("no latency, concurrency 16, micro-batch = one group", 0.0, 16, [per_group], "one group"),
+            ("no latency, concurrency 16, micro-batch one group", 0.0, 16, G),
         ]
+        settings = list({s[0]: s for s in settings}.values())  # --micro-batch 8 makes the first two one
         served, judges = {}, []
-        for name, latency, concurrency, extra, _ in settings:
+        for name, latency, concurrency, size in settings:
             judge = slow_judge(latency, Path(tmp) / f"judge_{len(judges)}.log")
             judges.append(judge)
             reward = json.dumps({"type": "mllm_judge", "base_url": judge.base_url, "model": "slow",
                                  "template": "yes_no", "max_tokens": 1, "concurrency": concurrency})  # fmt: skip
-            served[name] = trainer(Path(tmp) / f"served_{len(judges)}", [f"rewards=[{reward}]", *extra], False)
+            overrides = [f"rewards=[{reward}]", f"train.rollout_batch_size={size}"]
+            served[name] = trainer(Path(tmp) / f"served_{len(judges)}", overrides, False)
             served[name].train_step()  # warm-up
-        base: dict[str, list[dict]] = {name: [] for name in zero}
+        base: dict[int, list[dict]] = {r: [] for r in zero}
         judged: dict[str, list[dict]] = {name: [] for name in served}
         for _ in range(steps):
-            for name, t in zero.items():
-                base[name].append(t.train_step())
+            for r, t in zero.items():
+                base[r].append(t.train_step())
             for name, t in served.items():
                 judged[name].append(t.train_step())
         med = lambda rows_, key: statistics.median(m[key] for m in rows_)  # noqa: E731
+        fastest = min(med(m, "time/step_s") for m in base.values())
         print(f"{groups} groups of {G}, {rows} rows; {steps} alternating steps each, medians")
-        for name, m in base.items():
-            print(f"zero-cost local reward, micro-batch = {name}: step {med(m, 'time/step_s'):.3f} s "
-                  f"(rollout {med(m, 'time/rollout_s'):.3f} s)")
-        print(f"  micro-batches of one group cost {med(base['one group'], 'time/step_s') / med(base['all rows'], 'time/step_s'):.3f}× "
-              "the step with every row at once (the toy's small forwards on CPU)")  # fmt: skip
-        for name, latency, concurrency, _, against in settings:
-            m, step = judged[name], med(base[against], "time/step_s")
+        for r, m in base.items():
+            print(f"zero-cost local reward, micro-batch {label(r)}: step {med(m, 'time/step_s'):.3f} s "
+                  f"(rollout {med(m, 'time/rollout_s'):.3f} s), {med(m, 'time/step_s') / fastest:.3f}× the fastest")
+        for name, latency, concurrency, size in settings:
+            m, step = judged[name], med(base[size], "time/step_s")
             no_overlap = step + latency * math.ceil(rows / concurrency)  # every request sent after the rollout
+            ideal = step + latency * math.ceil(min(size, rows) / concurrency)  # only the last micro-batch waits
             print(f"served judge, {name} ({latency * 1000:.0f} ms a request): step {med(m, 'time/step_s'):.3f} s "
                   f"(rollout {med(m, 'time/rollout_s'):.3f} s, waiting {med(m, 'time/reward_s'):.3f} s)")
-            print(f"  ratio {med(m, 'time/step_s') / step:.3f} against the zero-cost step with micro-batch = {against}"
-                  f"{' (target ≤ 1.15)' if name.startswith('target') else ''}; scoring after the rollout ≈ "
-                  f"{no_overlap / step:.2f}, the ideal overlap ≈ {(step + latency * math.ceil(G / concurrency)) / step:.2f}")
+            print(f"  ratio {med(m, 'time/step_s') / step:.3f} against the zero-cost step with the same micro-batch"
+                  f"{' (target ≤ 1.15)' if name.startswith('target') else ''}, {med(m, 'time/step_s') / fastest:.3f} "
+                  f"against the fastest zero-cost step; scoring after the rollout ≈ {no_overlap / step:.2f}, "
+                  f"the ideal overlap ≈ {ideal / step:.2f}")
         for judge in judges:
             judge.stop()
 
@@ -190,8 +195,9 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=6, help="timed steps per setting (after one warm-up)")
+    parser.add_argument("--micro-batch", type=int, default=4, help="train.rollout_batch_size of the target setting")
     args = parser.parse_args()
-    overlap(args.steps)
+    overlap(args.steps, args.micro_batch)
     throughput()
 
 

@@ -1,8 +1,8 @@
 """Scoring while rolling out: served judges get each rollout micro-batch's rows as soon as they are decoded.
 
 A reward whose :attr:`~editrl.interfaces.Reward.overlaps` is True waits on a remote service. The trainer integrates
-``train.rollout_batch_size`` rows at a time and submits every group as soon as its rows are decoded, so those
-groups' requests are in flight, on worker threads, while later rows integrate; every such term runs concurrently
+``train.rollout_batch_size`` rows at a time and submits every micro-batch's rows as soon as they are decoded, so
+their requests are in flight, on worker threads, while later rows integrate; every such term runs concurrently
 with the others, and the local rewards run on the calling thread (after the last rollout) while the remote ones wait.
 Without an overlapping reward nothing changes: rewards are called in order on the calling thread after the rollout.
 """
@@ -41,7 +41,7 @@ class StepScorer:
 
     @property
     def overlapping(self) -> bool:
-        """Whether any reward overlaps (then the trainer submits each completed group's rows)."""
+        """Whether any reward overlaps (then the trainer submits each micro-batch's rows)."""
         return bool(self.remote)
 
     @property

@@ -58,26 +58,14 @@ class RolloutPart:
     maps: list[torch.Tensor] | None  # per (forward, layer): [r, n_img]
 
     @staticmethod
-    def join(parts: list[RolloutPart], start: int, stop: int, states: bool = True) -> RolloutPart:
-        """Rows ``start .. stop − 1`` of consecutive parts, as one part; only the parts holding those rows are
-        concatenated, and without ``states`` the stored trajectories are left out (None)."""
-        picked, offset, first = [], 0, None
-        for part in parts:
-            rows = part.final.shape[0]
-            if offset < stop and offset + rows > start:
-                first = offset if first is None else first
-                picked.append(part)
-            offset += rows
-        keep_states = states and picked[0].states is not None
-        whole = picked[0] if len(picked) == 1 else RolloutPart(
-            torch.cat([p.final for p in picked]),
-            torch.cat([p.states for p in picked], dim=1) if keep_states else None,
-            None if picked[0].images is None else torch.cat([p.images for p in picked]),
-            None if picked[0].maps is None else [torch.cat(m) for m in zip(*(p.maps for p in picked))],
-        )
-        lo, hi = start - first, stop - first
-        cut = lambda t: None if t is None else t[lo:hi]  # noqa: E731
+    def cat(parts: list[RolloutPart]) -> RolloutPart:
+        """Consecutive parts as one (the rows of every part, in order)."""
+        if len(parts) == 1:
+            return parts[0]
+        first = parts[0]
         return RolloutPart(
-            whole.final[lo:hi], whole.states[:, lo:hi] if keep_states else None, cut(whole.images),
-            None if whole.maps is None else [m[lo:hi] for m in whole.maps],
+            torch.cat([p.final for p in parts]),
+            None if first.states is None else torch.cat([p.states for p in parts], dim=1),
+            None if first.images is None else torch.cat([p.images for p in parts]),
+            None if first.maps is None else [torch.cat(m) for m in zip(*(p.maps for p in parts))],
         )

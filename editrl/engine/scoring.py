@@ -38,18 +38,22 @@ def build_inputs(
     attention: list[torch.Tensor] | None,
     token_mask: torch.Tensor | None,
     attention_layers: int = 0,
+    rows: tuple[int, int] | None = None,
 ) -> RewardInputs:
     """Rows group-major: example n's G candidates are rows n·G .. n·G+G−1.
 
     Args:
-        final: ``[N, G, C, h, w]`` final latents.
-        images: ``[N·G, 3, H, W]`` decoded samples, when needed.
-        attention: the captured maps, ``F·L`` tensors ``[N·G, n_img]`` (F forwards, L layers per forward).
+        final: ``[N, G, C, h, w]`` final latents; with ``rows``, ``[r, C, h, w]``: those rows only.
+        images: ``[N·G, 3, H, W]`` decoded samples, when needed (with ``rows``, ``[r, 3, H, W]``).
+        attention: the captured maps, ``F·L`` tensors ``[N·G, n_img]`` (F forwards, L layers per forward; with
+            ``rows``, ``[r, n_img]``).
         token_mask: ``[N, n_img]``, when attention is needed.
+        rows: ``(start, stop)``: the inputs of rows start .. stop − 1 of the N·G only (a rollout micro-batch).
     """
     G = group_size
-    rep = lambda t: None if t is None else t.repeat_interleave(G, dim=0)  # noqa: E731  [N, ...] → [N·G, ...]
-    rep_list = lambda xs: None if xs is None else [x for x in xs for _ in range(G)]  # noqa: E731
+    start, stop = (0, len(batch) * G) if rows is None else rows
+    rep = lambda t: None if t is None else t.repeat_interleave(G, dim=0)[start:stop]  # noqa: E731  [N, ...] → [r, ...]
+    rep_list = lambda xs: None if xs is None else [x for x in xs for _ in range(G)][start:stop]  # noqa: E731
     attn = None
     if "attention" in needs and attention:
         L = attention_layers
@@ -57,7 +61,7 @@ def build_inputs(
     return RewardInputs(
         tasks=rep_list(batch.tasks),
         images=images if "images" in needs else None,
-        latents=final.flatten(0, 1) if "latents" in needs else None,
+        latents=(final if rows is not None else final.flatten(0, 1)) if "latents" in needs else None,
         source=rep(batch.source) if "source" in needs else None,
         mask=rep(batch.mask) if "mask" in needs else None,
         target=rep(batch.target) if "target" in needs else None,

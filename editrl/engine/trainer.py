@@ -132,9 +132,9 @@ class Trainer:
         """Steps 2–4: encode once, draw [N, G] noises, integrate under θ_old; decode if a reward needs images.
 
         The N·G rows are integrated ``train.rollout_batch_size`` at a time (by default all at once, or one group at a
-        time when a reward overlaps) and decoded per micro-batch. With a ``scorer`` whose rewards overlap (served judges), every group whose rows are complete goes
-        to the scorer right after the micro-batch that completes it, so its requests are in flight while later rows
-        integrate.
+        time when a reward overlaps) and decoded per micro-batch. With a ``scorer`` whose rewards overlap (served
+        judges), every micro-batch's rows go to the scorer as soon as they are decoded, so their requests are in
+        flight while later rows integrate (a judge scores rows independently: a group may straddle two micro-batches).
         """
         c = self.c
         G = c.exploration.group_size
@@ -154,7 +154,6 @@ class Trainer:
             # with a served judge and no size set, one group at a time: each group's requests fly while the next integrates
             chunks = row_chunks(N * G, self.recipe.train.rollout_batch_size or (G if overlap else None))
             parts: list[RolloutPart] = []
-            submitted = 0  # groups handed to the overlapping rewards so far
             for r0, r1 in chunks:
                 capture = c.backbone.capture_attention(self.layers) if self.layers else contextlib.nullcontext(None)
                 with capture as part_maps:
@@ -164,16 +163,13 @@ class Trainer:
                     )  # [r, C, h, w], [K+1, r, C, h, w]
                 part_images = c.backbone.decode(part_final) if "images" in self.needs else None  # [r, 3, H, W]
                 parts.append(RolloutPart(part_final, part_states, part_images, part_maps))
-                complete = r1 // G  # groups whose every candidate is integrated
-                if overlap and complete > submitted:
-                    done = RolloutPart.join(parts, submitted * G, complete * G, states=False)
+                if overlap:
+                    e0, e1 = r0 // G, -(-r1 // G)  # the examples whose candidates these rows are
                     scorer.submit(build_inputs(
-                        scorer.needs, example_rows(batch, submitted, complete), G,
-                        done.final.view(complete - submitted, G, *shape), done.images, done.maps,
-                        None if token_mask is None else token_mask[submitted:complete], self.layers,
+                        scorer.needs, example_rows(batch, e0, e1), G, part_final, part_images, part_maps,
+                        None if token_mask is None else token_mask[e0:e1], self.layers, rows=(r0 - e0 * G, r1 - e0 * G),
                     ))  # fmt: skip
-                    submitted = complete
-            whole = RolloutPart.join(parts, 0, N * G)
+            whole = RolloutPart.cat(parts)
             final, states, images, maps = whole.final, whole.states, whole.images, whole.maps  # [N·G, ...]
             source_latents = cached_source_latents(c.backbone, batch) if "source_latents" in self.needs else None
         rollout = Rollout(

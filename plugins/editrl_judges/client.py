@@ -1,8 +1,14 @@
 """An asynchronous OpenAI-compatible chat client for judges: bounded concurrency, timeouts, retries with backoff,
 and a clock of how long the server has been down.
 
-The client owns one event loop on a daemon thread; the httpx client and the semaphore live on that loop, so callers
+The client owns one event loop on a daemon thread; its connections and the semaphore live on that loop, so callers
 on any thread (the engine's reward workers) submit batches safely with :meth:`JudgeClient.post_many`.
+
+Each request in flight holds a connection of its own: an ``httpx.AsyncClient`` limited to one keep-alive connection,
+taken from an idle stack (made when the stack is empty, at most ``concurrency`` of them, all sharing one SSL
+context). One shared client with ``concurrency`` connections would do the same, but httpcore's pool rescans every
+connection on every event, which at concurrency 16 costs about three times the CPU per request on this machine's
+cores (``benchmarks/judge_overlap.py`` measures the client's CPU per request).
 """
 
 from __future__ import annotations
@@ -70,10 +76,21 @@ class JudgeClient:
             asyncio.run_coroutine_threadsafe(self._open(), loop).result()
 
     async def _open(self) -> None:
-        cfg = self.config
-        limits = httpx.Limits(max_connections=cfg.concurrency, max_keepalive_connections=cfg.concurrency)
-        self._http = httpx.AsyncClient(timeout=cfg.timeout_s, limits=limits, headers=self.headers)
-        self._semaphore = asyncio.Semaphore(cfg.concurrency)
+        self._ssl = httpx.create_ssl_context()  # one for every connection (each client would load the CA bundle)
+        self._idle: list[httpx.AsyncClient] = []  # connections not serving a request; at most `concurrency` exist
+        self._semaphore = asyncio.Semaphore(self.config.concurrency)
+
+    def _connection(self) -> httpx.AsyncClient:
+        """An idle connection, or a new one (the semaphore bounds how many exist)."""
+        if self._idle:
+            return self._idle.pop()
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        return httpx.AsyncClient(timeout=self.config.timeout_s, limits=limits, headers=self.headers, verify=self._ssl)
+
+    async def _close_all(self) -> None:
+        idle, self._idle = self._idle, []
+        for http in idle:
+            await http.aclose()
 
     def check(self) -> None:
         """Any HTTP answer from ``GET base_url/models`` proves the server is up (some servers answer 500 there);
@@ -95,7 +112,7 @@ class JudgeClient:
     def close(self) -> None:
         loop, self._loop = self._loop, None
         if loop is not None:
-            asyncio.run_coroutine_threadsafe(self._http.aclose(), loop).result(timeout=10)
+            asyncio.run_coroutine_threadsafe(self._close_all(), loop).result(timeout=10)
             loop.call_soon_threadsafe(loop.stop)
 
     # -- requests ---------------------------------------------------------------------------------------------
@@ -131,27 +148,31 @@ class JudgeClient:
         return list(await asyncio.gather(*(self._post(body) for body in bodies)))
 
     async def _post(self, body: dict[str, Any]) -> Reply:
-        """One request: 1. wait for a slot; 2. post, classify the outcome; 3. retry transit failures with backoff
-        while attempts and ``max_down_s`` allow."""
+        """One request: 1. wait for a slot and take a connection; 2. post, classify the outcome; 3. retry transit
+        failures with backoff while attempts and ``max_down_s`` allow; 4. give the connection back."""
         cfg = self.config
         reply = Reply()
         async with self._semaphore:  # step 1
-            for attempt in range(cfg.retries + 1):
-                start = time.perf_counter()
-                reply.choice, reply.reason = await self._attempt(body)  # step 2
-                reply.latency_s = time.perf_counter() - start
-                self._mark(reply.reason)
-                if reply.reason not in RETRIED_REASONS or attempt == cfg.retries:
-                    break
-                if self.down_for() > cfg.max_down_s:
-                    break
-                reply.retried.append(reply.reason)  # step 3
-                await asyncio.sleep(cfg.backoff_s * 2**attempt)
+            http = self._connection()
+            try:
+                for attempt in range(cfg.retries + 1):
+                    start = time.perf_counter()
+                    reply.choice, reply.reason = await self._attempt(http, body)  # step 2
+                    reply.latency_s = time.perf_counter() - start
+                    self._mark(reply.reason)
+                    if reply.reason not in RETRIED_REASONS or attempt == cfg.retries:
+                        break
+                    if self.down_for() > cfg.max_down_s:
+                        break
+                    reply.retried.append(reply.reason)  # step 3
+                    await asyncio.sleep(cfg.backoff_s * 2**attempt)
+            finally:
+                self._idle.append(http)  # step 4
         return reply
 
-    async def _attempt(self, body: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    async def _attempt(self, http: httpx.AsyncClient, body: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
         try:
-            response = await self._http.post(f"{self.config.base_url}/chat/completions", json=body)
+            response = await http.post(f"{self.config.base_url}/chat/completions", json=body)
         except httpx.TimeoutException:
             return None, "timeout"
         except httpx.ConnectError:

@@ -1,5 +1,5 @@
 """Scoring while rolling out: the engine integrates ``train.rollout_batch_size`` rows at a time and hands every
-completed group to an overlapping reward on a worker thread; the rollout, the attention maps and the scores equal
+micro-batch's rows to an overlapping reward on a worker thread; the rollout, the attention maps and the scores equal
 those of one rollout of every row."""
 
 from __future__ import annotations
@@ -49,14 +49,14 @@ def t(tmp_path_factory) -> Trainer:
 
 @pytest.mark.parametrize(
     ("batch_rows", "submitted"),
-    [(None, [4, 4]), (4, [4, 4]), (3, [4, 4]), (8, [8])],
+    [(None, [4, 4]), (4, [4, 4]), (3, [3, 3, 2]), (8, [8])],
     ids=["default", "one-group", "unaligned", "both-groups"],
 )
 def test_micro_batched_rollout_matches_one_rollout(t, batch_rows, submitted):
-    """TINY has N = 2 groups of G = 4. With 3-row micro-batches (rows 0–2, 3–5, 6–7) group 0 is complete after the
-    second micro-batch and group 1 after the third, so the judge gets one group at a time; with 4 rows (or unset,
-    the default with a served judge) it gets each group as soon as it is integrated; with all 8 rows it gets both at
-    once after the single rollout."""
+    """TINY has N = 2 groups of G = 4. With 3-row micro-batches (rows 0–2, 3–5, 6–7) the judge gets each
+    micro-batch's rows as they are decoded, the second straddling both groups; with 4 rows (or unset, the default
+    with a served judge) it gets one group at a time; with all 8 rows both at once after the single rollout. The
+    rows are scored as one rollout of every row scores them (so each row met its own example's inputs)."""
     t.recipe.train.rollout_batch_size = None
     batch = t.cursor.next_batch()
     state = t.generator.get_state()

@@ -18,7 +18,8 @@ class FaultProxy:
     ``fault`` says what happens to the next ``count`` requests (then they pass): ``delay`` (sleep ``delay_s`` first),
     ``drop`` (close the connection unanswered), ``garble`` (a 200 whose body is not JSON), ``http_500``,
     ``truncate`` (the answer cut to "Th" with finish_reason "length"), ``no_logprobs`` (logprobs removed).
-    ``seen`` counts the requests that arrived.
+    ``seen`` counts the requests that arrived, ``peak`` the most chat requests in the proxy at once and
+    ``connections`` the connections the client opened.
     """
 
     def __init__(self, upstream_port: int) -> None:
@@ -27,6 +28,9 @@ class FaultProxy:
         self.count = 0
         self.delay_s = 0.0
         self.seen = 0
+        self.peak = 0
+        self.connections = 0
+        self._in_flight = 0
         self.port = free_port()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -39,7 +43,7 @@ class FaultProxy:
         return f"http://{HOST}:{self.port}/v1"
 
     def set(self, fault: str | None, count: int = 10**9, delay_s: float = 0.0) -> None:
-        self.fault, self.count, self.delay_s, self.seen = fault, count, delay_s, 0
+        self.fault, self.count, self.delay_s, self.seen, self.peak = fault, count, delay_s, 0, 0
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -64,6 +68,7 @@ class FaultProxy:
         self._loop.call_soon_threadsafe(self._loop.stop)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -72,8 +77,14 @@ class FaultProxy:
                 headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
                 length = int({k.lower(): v for k, v in headers.items()}.get("content-length", "0"))
                 body = await reader.readexactly(length) if length else b""
-                if not await self._answer(method, path, body, writer):
-                    break
+                chat = path.endswith("/chat/completions")
+                self._in_flight += chat
+                self.peak = max(self.peak, self._in_flight)
+                try:
+                    if not await self._answer(method, path, body, writer):
+                        break
+                finally:
+                    self._in_flight -= chat
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:

@@ -52,6 +52,18 @@ def test_each_fault_is_an_invalid_row_with_its_reason(proxy, fault, mode, reason
     assert out.counters == ({f"retried/{reason}": 4.0} if transit else {})
 
 
+def test_concurrency_bounds_the_requests_in_flight_and_the_connections(proxy):
+    """12 rows at concurrency 3, each answer held 0.2 s: 3 requests are in flight at a time, over 3 kept-alive
+    connections (one per request in flight, reused by the next), and every row is scored."""
+    proxy.set("delay", delay_s=0.2)
+    reward = judge(proxy.base_url, concurrency=3, timeout_s=5.0)
+    before = proxy.connections  # the start-up check's GET opened one
+    out = reward.score(rows(12))
+    assert out.valid_mask.all() and proxy.seen == 12
+    assert proxy.peak == 3
+    assert proxy.connections - before == 3
+
+
 def test_a_retried_fault_recovers_and_is_counted(proxy):
     proxy.set("http_500", count=3)  # the first 3 requests fail once, their retries pass
     out = judge(proxy.base_url, **FAST).score(rows())
