@@ -44,6 +44,9 @@ def pretrain(
     spill: float = typer.Option(_I["spill"], help="Targets' spill-over amplitude β ~ U(0, this) outside the mask."),
     spill_radius: float = typer.Option(_I["spill_radius"], help="Gaussian σ (px) of the spill-over."),
     drift: float = typer.Option(_I["drift"], help="Targets' colour-drift amplitude γ ~ U(0, this) over the image."),
+    coupling: str = typer.Option(
+        _I["coupling"], help="independent: faults drawn per example; noise: read off each example's initial noise."
+    ),
     data_seed: int = typer.Option(_P["data_seed"], min=0, help="Seed of the toy_shapes world."),
     dim: int = typer.Option(_A["dim"], help="Token width."),
     depth: int = typer.Option(_A["depth"], help="Transformer blocks."),
@@ -65,7 +68,7 @@ def pretrain(
             seed=seed, data_seed=data_seed, steps=steps, batch_size=batch_size, lr=lr, edit_weight=edit_weight,
             threads=threads, eval_every=eval_every,
             imperfection=ImperfectionConfig(
-                strength_min=strength_min, spill=spill, spill_radius=spill_radius, drift=drift
+                strength_min=strength_min, spill=spill, spill_radius=spill_radius, drift=drift, coupling=coupling
             ),
         )  # fmt: skip
         arch = ToyEditorConfig(weights="random", dim=dim, depth=depth, heads=heads, mlp_ratio=mlp_ratio)

@@ -72,6 +72,12 @@ def _lr_at(step: int, cfg: PretrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def _draw_noise(cfg: PretrainConfig, shape: torch.Size, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A step's ``σ [B] ~ U(min_sigma, 1)`` and ``ε [B, 3, 32, 32] ~ N(0, I)``."""
+    sigma = cfg.min_sigma + (1 - cfg.min_sigma) * torch.rand(shape[0], generator=gen)
+    return sigma, torch.randn(shape, generator=gen)
+
+
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     write(tmp)
@@ -124,13 +130,18 @@ def pretrain(
         idx = torch.randint(len(train), (cfg.batch_size,), generator=gen).tolist()
         batch = EditBatch.collate([train[i] for i in idx])
         text, text_mask = tokenize(batch.instructions, arch.max_text_len)  # [B, T] each
-        goal = imperfect_targets(batch.source, batch.target, batch.mask, cfg.imperfection, gen)  # [B, 3, 32, 32]
+        coupled = cfg.imperfection.coupling == "noise"
+        if coupled:  # the faults are read off each pair's own noise, drawn first
+            sigma, eps = _draw_noise(cfg, batch.source.shape, gen)  # [B], [B, 3, 32, 32]
+        goal = imperfect_targets(
+            batch.source, batch.target, batch.mask, cfg.imperfection, gen, noise=eps if coupled else None
+        )  # [B, 3, 32, 32]
         moved = ((goal - batch.source).abs().amax(1, keepdim=True) > cfg.gate_threshold).float()  # [B, 1, 32, 32]
         changed = torch.maximum(batch.mask, moved)  # [B, 1, 32, 32]: the mask and wherever the target moved
         x0 = goal * 2 - 1  # [B, 3, 32, 32]
         src = batch.source * 2 - 1
-        sigma = cfg.min_sigma + (1 - cfg.min_sigma) * torch.rand(cfg.batch_size, generator=gen)  # [B]
-        eps = torch.randn(x0.shape, generator=gen)
+        if not coupled:
+            sigma, eps = _draw_noise(cfg, x0.shape, gen)
         s = sigma[:, None, None, None]
         x_sigma = (1 - s) * x0 + s * eps
         pred, gate_logits = net.predict(x_sigma, sigma, text, text_mask, src)

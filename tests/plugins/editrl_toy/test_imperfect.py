@@ -103,3 +103,52 @@ def test_amplitudes_are_spread_over_their_ranges():
     assert abs(float(alpha.mean()) - 0.7) < 0.02
     assert 0.4 - 1e-5 <= float(alpha.min()) and float(alpha.max()) <= 1 + 1e-5
     assert float(alpha.std()) > 0.15
+
+
+def test_noise_coupled_faults_by_hand():
+    # coupling: noise. A noise equal to c on every pixel and channel under the mask of n pixels has
+    # z_in = c·3n / sqrt(3n) = c·sqrt(3n); choosing c = 1/sqrt(3n) gives z_in = 1 and α = 0.3 + 0.7·Φ(1)
+    # = 0.3 + 0.7·0.8413447 = 0.8889413. Outside the mask the noise is −d with d = 0.5/sqrt(3·n_out): z_out = −0.5,
+    # β = 0.8·Φ(−0.5) = 0.8·0.3085375 = 0.2468300. Only the strength and spill knobs, so the drift adds nothing;
+    # the output must match s + α·m·(t − s) + β·(1 − m)·blur(t − s).
+    from editrl_toy.imperfect import noise_nuisances
+
+    b = _batch(3)
+    edit = (b.mask > 0.5).float()  # [3, 1, 32, 32]
+    n_in = edit.sum(dim=(1, 2, 3))  # [3]
+    n_out = 32 * 32 - n_in
+    noise = edit / (3 * n_in).sqrt().view(3, 1, 1, 1) - (1 - edit) * 0.5 / (3 * n_out).sqrt().view(3, 1, 1, 1)
+    noise = noise.expand(3, 3, 32, 32)
+    cfg = ImperfectionConfig(strength_min=0.3, spill=0.8, spill_radius=1.5, coupling="noise")
+    alpha, beta, gamma, _ = noise_nuisances(noise, edit, cfg)
+    assert torch.allclose(alpha, torch.full((3,), 0.8889413), atol=1e-6)
+    assert torch.allclose(beta, torch.full((3,), 0.2468300), atol=1e-6)
+    assert torch.equal(gamma, torch.zeros(3))
+    out = imperfect_targets(b.source, b.target, b.mask, cfg, torch.Generator().manual_seed(0), noise=noise)
+    change = b.target - b.source
+    expected = b.source + 0.8889413 * edit * change + 0.2468300 * (1 - edit) * gaussian_blur(change, 1.5)
+    assert torch.allclose(out, expected.clamp(0, 1), atol=1e-5)
+    with pytest.raises(ValueError, match="initial noise"):
+        imperfect_targets(b.source, b.target, b.mask, cfg, torch.Generator().manual_seed(0))
+
+
+def test_noise_coupled_drift_is_the_noise_low_frequencies():
+    # A noise constant k over the image: every 3×3 block mean is k, scaled by sqrt(32²/9) = 10.6667, so the field
+    # is 10.6667·k everywhere and the drift adds γ·10.6667·k = 0.05·10.6667·0.01 = 0.0053333 to every pixel.
+    from editrl_toy.imperfect import noise_nuisances
+
+    b = _batch(2)
+    noise = torch.full((2, 3, 32, 32), 0.01)
+    cfg = ImperfectionConfig(drift=0.05, coupling="noise")
+    _, _, gamma, field = noise_nuisances(noise, (b.mask > 0.5).float(), cfg)
+    assert torch.allclose(field, torch.full_like(field, 0.106667), atol=1e-5)
+    out = imperfect_targets(b.source, b.target, b.mask, cfg, torch.Generator().manual_seed(0), noise=noise)
+    assert torch.allclose(out, (b.target + 0.0053333).clamp(0, 1), atol=1e-5)
+    # in distribution, over standard-normal noise, Φ(z_in) is uniform: α's mean is 0.3 + 0.7/2 = 0.65 (± 0.01 at
+    # 4,000 draws: the std of the mean is 0.7·sqrt(1/12)/sqrt(4000) = 0.0032)
+    g = torch.Generator().manual_seed(0)
+    edit = torch.zeros(4000, 1, 32, 32)
+    edit[:, :, 4:14, 9:19] = 1
+    alpha, _, _, _ = noise_nuisances(torch.randn(4000, 3, 32, 32, generator=g), edit, ImperfectionConfig(
+        strength_min=0.3, coupling="noise"))
+    assert abs(float(alpha.mean()) - 0.65) < 0.01
