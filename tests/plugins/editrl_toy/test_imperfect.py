@@ -152,3 +152,18 @@ def test_noise_coupled_drift_is_the_noise_low_frequencies():
     alpha, _, _, _ = noise_nuisances(torch.randn(4000, 3, 32, 32, generator=g), edit, ImperfectionConfig(
         strength_min=0.3, coupling="noise"))
     assert abs(float(alpha.mean()) - 0.65) < 0.01
+
+
+def test_drift_radius_confines_the_drift_to_a_halo_around_the_edit():
+    # drift_radius r = 1: the halo is the mask blurred by a Gaussian of σ = 1 px (support ceil(3σ) = 3 px), scaled to
+    # 1 at its peak. A constant noise 0.01 makes the coupled field 0.106667 everywhere (see above), so the drift adds
+    # 0.05·0.106667 = 0.0053333 at the halo's peak (inside the mask), and exactly 0 more than 3 px from the mask.
+    b = _batch(1)
+    noise = torch.full((1, 3, 32, 32), 0.01)
+    cfg = ImperfectionConfig(drift=0.05, drift_radius=1.0, coupling="noise")
+    out = imperfect_targets(b.source, b.target, b.mask, cfg, torch.Generator().manual_seed(0), noise=noise)
+    added = out - b.target  # [1, 3, 32, 32] (no clamping: toy colours stay inside [0.006, 0.994])
+    assert math.isclose(float(added.max()), 0.0053333, abs_tol=1e-6)
+    near = (gaussian_blur((b.mask > 0.5).float(), 1.0) > 0)  # [1, 1, 32, 32]: within 3 px of the mask
+    assert float(added.abs().amax(dim=1, keepdim=True)[~near].max()) == 0.0
+    assert bool((~near).any())
