@@ -52,7 +52,8 @@ def build_inputs(
     """
     G = group_size
     start, stop = (0, len(batch) * G) if rows is None else rows
-    rep = lambda t: None if t is None else t.repeat_interleave(G, dim=0)[start:stop]  # noqa: E731  [N, ...] → [r, ...]
+    # per-example fields repeated per candidate, then cut to the rows: [N, ...] → [r, ...]
+    rep = lambda t: None if t is None else t.repeat_interleave(G, dim=0)[start:stop]  # noqa: E731
     rep_list = lambda xs: None if xs is None else [x for x in xs for _ in range(G)][start:stop]  # noqa: E731
     attn = None
     if "attention" in needs and attention:

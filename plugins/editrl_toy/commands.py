@@ -45,7 +45,8 @@ def pretrain(
     spill_radius: float = typer.Option(_I["spill_radius"], help="Gaussian σ (px) of the spill-over."),
     drift: float = typer.Option(_I["drift"], help="Targets' colour-drift amplitude γ ~ U(0, this) over the image."),
     drift_radius: float = typer.Option(
-        _I["drift_radius"], help="0: drift over the whole image; > 0: over a halo of this Gaussian σ (px) around the edit."
+        _I["drift_radius"], help="0: drift over the whole image; > 0: over a halo of this Gaussian σ (px) around "
+        "the edit."
     ),
     coupling: str = typer.Option(
         _I["coupling"], help="independent: faults drawn per example; noise: read off each example's initial noise."
@@ -71,8 +72,8 @@ def pretrain(
             seed=seed, data_seed=data_seed, steps=steps, batch_size=batch_size, lr=lr, edit_weight=edit_weight,
             threads=threads, eval_every=eval_every,
             imperfection=ImperfectionConfig(
-                strength_min=strength_min, spill=spill, spill_radius=spill_radius, drift=drift, drift_radius=drift_radius,
-                coupling=coupling,
+                strength_min=strength_min, spill=spill, spill_radius=spill_radius, drift=drift,
+                drift_radius=drift_radius, coupling=coupling,
             ),
         )  # fmt: skip
         arch = ToyEditorConfig(weights="random", dim=dim, depth=depth, heads=heads, mlp_ratio=mlp_ratio)

@@ -11,8 +11,8 @@ sample's share of each depends on its initial noise):
 2. spill-over ``β ~ U(0, spill)``: outside the mask the change bleeds out,
    ``β·blur_r(t − s)`` with a Gaussian blur of standard deviation ``spill_radius`` px;
 3. drift ``γ ~ U(0, drift)``: a smooth colour field ``γ·D`` over the whole image, ``D`` a bilinear upsampling of a
-   3×3 grid of N(0, 1) offsets per channel; with ``drift_radius`` r > 0, ``D`` is weighted by ``blur_r(m)`` scaled
-   to 1 at its peak, a halo around the edit.
+   3×3 grid of N(0, 1) offsets per channel; with ``drift_radius`` r > 0, ``D`` is weighted by ``(1 − m)·blur_r(m)``
+   scaled to 1 at its peak, a halo around the edit.
 
 The result is ``clamp(s + α·m·(t − s) + β·(1 − m)·blur(t − s) + γ·D, 0, 1)``. With every knob at 0 (and
 ``strength_min = 1``) the target is the ground truth.
@@ -58,9 +58,9 @@ class ImperfectionConfig(ComponentConfig):
     """Upper end of the drift amplitude γ ~ U(0, drift) of a smooth colour field over the image ([0, 1] units); with
     ``coupling: noise``, the amplitude itself."""
     drift_radius: float = Field(0.0, ge=0.0, le=16.0)
-    """0: the drift covers the whole image; > 0: it is confined near the edit, weighted by the mask blurred with a
-    Gaussian of this standard deviation (px) and scaled to 1 at its peak (a halo around the edit, as an editor
-    re-renders the surroundings of what it changes)."""
+    """0: the drift covers the whole image; > 0: it is confined to the edit's surroundings, weighted outside the mask
+    by the mask blurred with a Gaussian of this standard deviation (px) and scaled to 1 at its peak, and zero inside
+    (a halo around the edit, as an editor re-renders the surroundings of what it changes)."""
     coupling: Literal["independent", "noise"] = "independent"
     """independent: α, β, γ and the drift field drawn from the generator; noise: read off each example's initial
     noise ε (the module docstring), so that a sample's faults follow its noise."""
@@ -153,7 +153,7 @@ def imperfect_targets(
     out = source + alpha.view(m, 1, 1, 1) * edit * change + beta.view(m, 1, 1, 1) * spilled
     # step 3: the drift over the whole image, or over a halo around the edit
     if cfg.drift_radius > 0:
-        halo = gaussian_blur(edit, cfg.drift_radius)  # [M, 1, H, W]
+        halo = gaussian_blur(edit, cfg.drift_radius) * (1 - edit)  # [M, 1, H, W], zero inside the mask
         field = field * halo / halo.amax(dim=(2, 3), keepdim=True).clamp_min(1e-12)
     out = out + gamma.view(m, 1, 1, 1) * field
     return out.clamp(0.0, 1.0)

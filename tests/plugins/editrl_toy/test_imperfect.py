@@ -108,9 +108,9 @@ def test_amplitudes_are_spread_over_their_ranges():
 def test_noise_coupled_faults_by_hand():
     # coupling: noise. A noise equal to c on every pixel and channel under the mask of n pixels has
     # z_in = c·3n / sqrt(3n) = c·sqrt(3n); choosing c = 1/sqrt(3n) gives z_in = 1 and α = 0.3 + 0.7·Φ(1)
-    # = 0.3 + 0.7·0.8413447 = 0.8889413. Outside the mask the noise is −d with d = 0.5/sqrt(3·n_out): z_out = −0.5,
-    # β = 0.8·Φ(−0.5) = 0.8·0.3085375 = 0.2468300. Only the strength and spill knobs, so the drift adds nothing;
-    # the output must match s + α·m·(t − s) + β·(1 − m)·blur(t − s).
+    # = 0.3 + 0.7·0.8413447 = 0.8889413. Outside the mask the noise is −d with d = 0.5/sqrt(3·n_out):
+    # z_out = −0.5, β = 0.8·Φ(−0.5) = 0.8·0.3085375 = 0.2468300. Only the strength and spill knobs, so the drift
+    # adds nothing; the output must match s + α·m·(t − s) + β·(1 − m)·blur(t − s).
     from editrl_toy.imperfect import noise_nuisances
 
     b = _batch(3)
@@ -155,15 +155,17 @@ def test_noise_coupled_drift_is_the_noise_low_frequencies():
 
 
 def test_drift_radius_confines_the_drift_to_a_halo_around_the_edit():
-    # drift_radius r = 1: the halo is the mask blurred by a Gaussian of σ = 1 px (support ceil(3σ) = 3 px), scaled to
-    # 1 at its peak. A constant noise 0.01 makes the coupled field 0.106667 everywhere (see above), so the drift adds
-    # 0.05·0.106667 = 0.0053333 at the halo's peak (inside the mask), and exactly 0 more than 3 px from the mask.
+    # drift_radius r = 1: the halo is the mask blurred by a Gaussian of σ = 1 px (support ceil(3σ) = 3 px), zeroed
+    # inside the mask and scaled to 1 at its peak. A constant noise 0.01 makes the coupled field 0.106667 everywhere
+    # (see above), so the drift adds 0.05·0.106667 = 0.0053333 at the halo's peak (just outside the mask), nothing
+    # inside the mask and nothing more than 3 px from it.
     b = _batch(1)
     noise = torch.full((1, 3, 32, 32), 0.01)
     cfg = ImperfectionConfig(drift=0.05, drift_radius=1.0, coupling="noise")
     out = imperfect_targets(b.source, b.target, b.mask, cfg, torch.Generator().manual_seed(0), noise=noise)
-    added = out - b.target  # [1, 3, 32, 32] (no clamping: toy colours stay inside [0.006, 0.994])
+    added = (out - b.target).abs().amax(dim=1, keepdim=True)  # [1, 1, 32, 32] (toy colours stay inside [0.006, 0.994])
+    edit = b.mask > 0.5
     assert math.isclose(float(added.max()), 0.0053333, abs_tol=1e-6)
-    near = (gaussian_blur((b.mask > 0.5).float(), 1.0) > 0)  # [1, 1, 32, 32]: within 3 px of the mask
-    assert float(added.abs().amax(dim=1, keepdim=True)[~near].max()) == 0.0
-    assert bool((~near).any())
+    assert float(added[edit].max()) == 0.0
+    near = gaussian_blur(edit.float(), 1.0) > 0  # [1, 1, 32, 32]: within 3 px of the mask
+    assert float(added[~near].max()) == 0.0 and bool((~near).any())
