@@ -71,10 +71,14 @@ def fmt(value: float | None) -> str:
 
 
 def eval_table(results, title: str = "held-out evaluation") -> Table:
-    """Rows: metric × task type; columns: each evaluated model (base first), and Δ of the last over the first."""
+    """Rows: metric × task type; columns: which direction is better, each evaluated model (base first), and Δ of the
+    last over the first (green where it moved the better way, red where the worse, on a terminal)."""
     table = Table(title=title)
     name_column(table, "task")
     name_column(table, "metric")
+    better = getattr(results[0], "better", {})  # absent from eval.json files written before it existed
+    if better:
+        table.add_column("better", no_wrap=True)
     for r in results:
         table.add_column(r.label, justify="right", no_wrap=True)
     if len(results) > 1:
@@ -86,9 +90,13 @@ def eval_table(results, title: str = "held-out evaluation") -> Table:
             values = [r.means[task][metric] for r in results]
             count = results[0].counts[task]
             where = f"mean of {count} tasks" if task == "mean_of_tasks" else f"{task} ({count})"
-            row = [where, metric, *(f"{v:.3f}" for v in values)]
+            direction = better.get(metric, "higher")
+            row = [where, metric, *([direction] if better else []), *(f"{v:.3f}" for v in values)]
             if len(values) > 1:
-                row.append(f"{values[-1] - values[0]:+.3f}")
+                delta = values[-1] - values[0]
+                gain = delta if direction == "higher" else -delta
+                style = "green" if gain > 0 else "red" if gain < 0 else ""
+                row.append(f"[{style}]{delta:+.3f}[/]" if style else f"{delta:+.3f}")
             table.add_row(*row)
         table.add_section()
     return table

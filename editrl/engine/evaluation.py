@@ -50,6 +50,7 @@ class EvalResult:
     label: str
     means: dict[str, dict[str, float]] = field(default_factory=dict)  # task → metric → mean
     counts: dict[str, int] = field(default_factory=dict)  # task → examples
+    better: dict[str, str] = field(default_factory=dict)  # metric → "higher" or "lower" (which is the better)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -119,6 +120,7 @@ class MetricMeans:
         self.needs = needed_inputs(metrics)
         self.per_task: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         self.counts: dict[str, int] = defaultdict(int)  # task → examples
+        self.better: dict[str, str] = {}  # column → "higher" or "lower"
 
     def add(self, inputs: RewardInputs) -> None:
         """Score one batch (one row per example) with every metric; invalid rows are counted, not averaged."""
@@ -129,12 +131,15 @@ class MetricMeans:
             out = metric.score(inputs)
             valid = out.valid_mask.tolist()  # [B] rows the metric could score (a judge's failed request is not)
             columns = {name: out.values, **{f"{name}/{k}": v for k, v in out.details.items()}}
+            for key, detail in [(name, None), *((f"{name}/{k}", k) for k in out.details)]:
+                self.better[key] = "lower" if metric.lower_is_better(detail) else "higher"
             for key, values in columns.items():
                 for task, value, ok in zip(inputs.tasks, values.float().cpu().tolist(), valid):
                     if ok:
                         self.per_task[task][key].append(value)
                         self.per_task["all"][key].append(value)
             if out.valid is not None:  # how many rows each mean leaves out
+                self.better[f"{name}/invalid_fraction"] = "lower"
                 for task, ok in zip(inputs.tasks, valid):
                     self.per_task[task][f"{name}/invalid_fraction"].append(float(not ok))
                     self.per_task["all"][f"{name}/invalid_fraction"].append(float(not ok))
@@ -143,7 +148,7 @@ class MetricMeans:
         """Means per task type and overall (NaN where a metric scored no row of a task). With two or more task types
         also :data:`TASK_MEAN`, the unweighted mean of the task means (NaN tasks left out): the headline number of
         benchmarks that average per task, such as CompBench's local editing, GEdit-Bench and ImgEdit-Bench."""
-        result = EvalResult(label)
+        result = EvalResult(label, better=dict(self.better))
         keys = dict.fromkeys(k for t in self.per_task.values() for k in t)  # every column, in first-seen order
         for task, n in self.counts.items():
             cols = self.per_task[task]

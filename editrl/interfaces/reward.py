@@ -136,6 +136,12 @@ class Reward(Component):
         """With ``"attention"`` in ``requires``: how many of the backbone's last attention layers to capture."""
         return 0
 
+    def lower_is_better(self, detail: str | None = None) -> bool:
+        """Whether a lower score is the better one, for the value (``detail`` None) or one of the details: what
+        evaluation tables say of each column. False by default (a reward is maximised); a metric that reports a
+        distance, such as LPIPS, returns True."""
+        return False
+
     def load(self, device: torch.device) -> None:
         """Load any model the reward uses, or check that its server answers (called once, before the first step)."""
 

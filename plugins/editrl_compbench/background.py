@@ -101,6 +101,9 @@ class CompBenchLpips(Reward):
         super().__init__(config)
         self.distance = PerceptualDistance(config.net)
 
+    def lower_is_better(self, detail: str | None = None) -> bool:
+        return True  # a perceptual distance, the value and both details
+
     def load(self, device: torch.device) -> None:
         self.distance.load(device)
 

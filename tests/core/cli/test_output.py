@@ -58,3 +58,40 @@ def test_json_is_strict_and_the_total_reward_is_weighted():
     # Σ w·mean = 1.0·0.5 + 0.25·(−2) = 0.0
     metrics = {"reward/a/mean": 0.5, "reward/b/mean": -2.0}
     assert weighted_reward(["a", "b"], [1.0, 0.25], metrics) == pytest.approx(0.0)
+
+
+def test_eval_table_says_which_way_each_metric_is_better_and_colours_the_change():
+    """MetricMeans records each column's direction from its metric (LPIPS is a distance: lower), the table prints
+    it, and Δ is green where the trained editor moved the better way, red where the worse."""
+    import torch
+
+    from editrl.engine.evaluation import MetricMeans
+    from editrl.interfaces import Reward, RewardInputs, RewardOutput
+
+    class Distance(Reward):
+        name = "distance"
+
+        def lower_is_better(self, detail=None):
+            return detail != "similarity"
+
+        def score(self, inputs):
+            values = inputs.images.mean(dim=(1, 2, 3))  # [M]
+            return RewardOutput(values=values, details={"similarity": 1 - values, "spread": 2 * values})
+
+    results = []
+    for label, level in (("base", 0.5), ("trained", 0.25)):
+        means = MetricMeans([Distance(Distance.Config())])
+        means.add(RewardInputs(tasks=["add", "remove"], images=torch.full((2, 3, 4, 4), level)))
+        results.append(means.result(label))
+    assert results[0].better == {"distance": "lower", "distance/similarity": "higher", "distance/spread": "lower"}
+    buffer = io.StringIO()
+    Console(file=buffer, width=200, force_terminal=True, color_system="standard").print(output.eval_table(results))
+    text = buffer.getvalue()
+    plain = Console(file=io.StringIO(), width=200)
+    plain.print(output.eval_table(results))
+    rows = [line for line in plain.file.getvalue().splitlines() if line.startswith("│ all")]
+    # the distance fell 0.5 → 0.25 (better, lower), the similarity rose 0.5 → 0.75 (better, higher), the spread
+    # fell 1.0 → 0.5 (better, lower): every change is green, none red
+    assert [r.split("│")[3].strip() for r in rows] == ["lower", "higher", "lower"]
+    assert [r.split("│")[-2].strip() for r in rows] == ["-0.250", "+0.250", "-0.500"]
+    assert "\x1b[32m" in text and "\x1b[31m" not in text
