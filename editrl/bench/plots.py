@@ -38,18 +38,19 @@ def training_key(metric: str) -> str:
     return f"reward/{metric}" if "/" in metric else f"reward/{metric}/mean"
 
 
-def _band(ax, logs: list[list[dict]], key: str, label: str) -> bool:
-    """Mean over seeds of ``key`` per step (steps every seed logged), with a ± std band; False if no run has it."""
+def _band(ax, logs: list[list[dict]], key: str, label: str, color: str):
+    """Mean over seeds of ``key`` per step (steps every seed logged), with a ± std band; the line, or None if no
+    run has the key."""
     series = [{row["step"]: row[key] for row in log if key in row} for log in logs]
     steps = sorted(set.intersection(*(set(s) for s in series))) if series else []
     if not steps:
-        return False
+        return None
     values = torch.tensor([[s[step] for step in steps] for s in series], dtype=torch.float64)  # [seeds, steps]
     mean = values.mean(0)  # [steps]
     std = values.std(0) if len(series) > 1 else torch.zeros_like(mean)  # [steps]
-    line = ax.plot(steps, mean.tolist(), label=label, linewidth=1.2)[0]
-    ax.fill_between(steps, (mean - std).tolist(), (mean + std).tolist(), color=line.get_color(), alpha=0.2)
-    return True
+    line = ax.plot(steps, mean.tolist(), label=label, linewidth=1.2, color=color)[0]
+    ax.fill_between(steps, (mean - std).tolist(), (mean + std).tolist(), color=color, alpha=0.2)
+    return line
 
 
 def _over_training(path: Path, runs: list[PlannedRun], labels: dict[str, str], keys: list[str], title: str) -> Path | None:
@@ -59,15 +60,23 @@ def _over_training(path: Path, runs: list[PlannedRun], labels: dict[str, str], k
     if not present:
         return None
     fig, axes = _figure(len(present))
+    # one colour per variant in every panel, and one legend for the figure: a panel may lack some variants (a reward
+    # term only some of them use)
+    colors = {v: f"C{i % 10}" for i, v in enumerate(labels)}
+    handles: dict[str, object] = {}
     for ax, key in zip(axes, present):
         for variant, label in labels.items():
-            _band(ax, logs[variant], key, label)
+            line = _band(ax, logs[variant], key, label, colors[variant])
+            if line is not None:
+                handles.setdefault(variant, line)
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("training step", fontsize=8)
         ax.tick_params(labelsize=7)
-    axes[0].legend(fontsize=7)
+    shown = [v for v in labels if v in handles]
+    fig.legend([handles[v] for v in shown], [labels[v] for v in shown], loc="lower center",
+               ncol=min(3, len(shown)), fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04 * math.ceil(len(shown) / 3), 1, 1))
     fig.savefig(path, dpi=110)
     return path
 
