@@ -49,8 +49,15 @@ def test_imperfect_targets_change_what_is_learned(tmp_path):
     exact = pretrain(cfg, TINY_ARCH, tmp_path / "exact", "e", log=lambda _: None)
     meta = pretrain(flawed, TINY_ARCH, tmp_path / "flawed", "f", log=lambda _: None)
     assert meta["final_metrics"]["train_loss"] != exact["final_metrics"]["train_loss"]
-    assert meta["settings"]["imperfection"] == {"strength_min": 0.3, "spill": 1.0, "spill_radius": 2.0, "drift": 0.08}
+    assert meta["settings"]["imperfection"] == {"strength_min": 0.3, "spill": 1.0, "spill_radius": 2.0, "drift": 0.08,
+                                                "drift_radius": 0.0, "coupling": "independent"}
     assert exact["settings"]["imperfection"]["spill"] == 0.0
+    # faults read off each pair's own noise: the same settings otherwise, another loss (the noise is drawn first)
+    coupled = pretrain(flawed.model_copy(update={"imperfection": ImperfectionConfig(
+        strength_min=0.3, spill=1.0, drift=0.08, coupling="noise")}), TINY_ARCH, tmp_path / "coupled", "n",
+        log=lambda _: None)  # fmt: skip
+    assert coupled["final_metrics"]["train_loss"] != meta["final_metrics"]["train_loss"]
+    assert coupled["settings"]["imperfection"]["coupling"] == "noise"
 
 
 def test_baseline_rows_bracket_the_editor():
@@ -75,11 +82,13 @@ def test_commands_register_and_run(tmp_path):
     result = runner.invoke(
         toy_app,
         ["pretrain", "--out", str(out), "--steps", "2", "--dim", "16", "--depth", "1", "--mlp-ratio", "1",
-         "--strength-min", "0.5", "--spill", "0.7", "--spill-radius", "1.5", "--drift", "0.04"],
+         "--strength-min", "0.5", "--spill", "0.7", "--spill-radius", "1.5", "--drift", "0.04", "--drift-radius", "3",
+         "--coupling", "noise"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     meta = json.loads((out / META_NAME).read_text())
-    assert meta["settings"]["imperfection"] == {"strength_min": 0.5, "spill": 0.7, "spill_radius": 1.5, "drift": 0.04}
+    assert meta["settings"]["imperfection"] == {"strength_min": 0.5, "spill": 0.7, "spill_radius": 1.5, "drift": 0.04,
+                                                "drift_radius": 3.0, "coupling": "noise"}
     assert (out / WEIGHTS_NAME).is_file() and "| base editor | add |" in result.output
     result = runner.invoke(toy_app, ["baseline", "--weights", str(out / WEIGHTS_NAME), "--eval-size", "3"])
     assert result.exit_code == 2 and "does not fit" in result.output  # the default architecture is not the tiny one
@@ -87,3 +96,5 @@ def test_commands_register_and_run(tmp_path):
     assert result.exit_code != 0 and "dim" in result.output
     result = runner.invoke(toy_app, ["pretrain", "--out", str(out), "--spill", "3"])
     assert result.exit_code != 0 and "spill" in result.output
+    result = runner.invoke(toy_app, ["pretrain", "--out", str(out), "--coupling", "seed"])
+    assert result.exit_code != 0 and "coupling" in result.output
