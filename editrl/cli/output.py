@@ -76,7 +76,7 @@ def eval_table(results, title: str = "held-out evaluation") -> Table:
     table = Table(title=title)
     name_column(table, "task")
     name_column(table, "metric")
-    better = getattr(results[0], "better", {})  # absent from eval.json files written before it existed
+    better = results[0].better  # metric → "higher" / "lower"
     if better:
         table.add_column("better", no_wrap=True)
     for r in results:
