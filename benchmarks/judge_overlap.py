@@ -10,7 +10,10 @@ server answer at each ``concurrency``?
    zero-cost step with the same micro-batches. Also printed: the ratio against the fastest zero-cost step (every
    row at once), the same judge with one group per micro-batch and with every row integrated at once (nothing to
    overlap with), an instant judge (what the protocol itself costs these cores), and what the micro-batches cost.
-2. Throughput. llama-cpp-python's server on the designed tiny GGUF (editrl_judges.tiny) answers 128 yes/no logprob
+2. Encoding. The request bodies of one EditScore step at 512 px (4 toy examples upscaled, × 12 candidates, Avg@2: every row's
+   source and edited image in the SC question and the edited image in the PQ one, per pass), built with each
+   distinct picture PNG-encoded once (``editrl_judges.images.data_url``) and with every picture encoded anew.
+3. Throughput. llama-cpp-python's server on the designed tiny GGUF (editrl_judges.tiny) answers 128 yes/no logprob
    requests at concurrency 1, 2, 4, 8 (skipped when llama-cpp-python is not installed).
 
     python benchmarks/judge_overlap.py [--steps 6] [--micro-batch 4]
@@ -156,6 +159,41 @@ def overlap(steps: int, micro_batch: int) -> None:
             judge.stop()
 
 
+def encoding(repeats: int = 3) -> None:
+    """CPU time to build one EditScore step's request bodies, pictures encoded once against every time."""
+    import torch.nn.functional as F
+
+    from editrl.interfaces import RewardInputs
+    from editrl_judges import images
+    from editrl_judges.editscore import EditScore, EditScoreConfig
+    from editrl_toy.dataset import ToyShapes
+
+    N, G, side = 4, 12, 512
+    examples = list(ToyShapes(ToyShapes.Config()).split("eval"))[:N]
+    up = lambda x: F.interpolate(x[None], size=(side, side), mode="bilinear", align_corners=False)[0]  # noqa: E731
+    sources = torch.stack([up(e.source) for e in examples]).repeat_interleave(G, 0)  # [N·G, 3, 512, 512]
+    # each candidate's "edit": its source in another brightness (a distinct picture, as smooth as the source)
+    edits = sources * torch.linspace(0.7, 1.0, N * G)[:, None, None, None]  # [N·G, 3, 512, 512]
+    inputs = RewardInputs(tasks=["add"] * (N * G), images=edits, source=sources,
+                          instructions=[e.instruction for e in examples for _ in range(G)])  # fmt: skip
+    judge = EditScore(EditScoreConfig(num_pass=2))
+    cached = images.URL_CACHE
+    timed = {}
+    for label, size in (("every picture encoded", 0), ("each distinct picture once", cached)):
+        images.URL_CACHE = size
+        best = math.inf
+        for _ in range(repeats):
+            images._urls.clear()
+            start = time.process_time()
+            bodies = judge.bodies(judge.questions(inputs))
+            best = min(best, time.process_time() - start)
+        timed[label] = best
+        print(f"encoding, {label}: {best * 1000:.0f} ms of CPU for {len(bodies)} requests ({N}×{G} rows at "
+              f"{side} px, Avg@2)")
+    images.URL_CACHE = cached
+    print(f"  ratio {timed['every picture encoded'] / timed['each distinct picture once']:.2f}×")
+
+
 def throughput() -> None:
     if importlib.util.find_spec("llama_cpp") is None:
         print("throughput: skipped, llama-cpp-python is not installed")
@@ -198,6 +236,7 @@ def main() -> None:
     parser.add_argument("--micro-batch", type=int, default=4, help="train.rollout_batch_size of the target setting")
     args = parser.parse_args()
     overlap(args.steps, args.micro_batch)
+    encoding()
     throughput()
 
 

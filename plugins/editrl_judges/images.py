@@ -1,13 +1,28 @@
-"""Images for judges: ``[3, H, W]`` tensors in [0, 1], downscaled to a maximum side, as PIL or PNG data URLs."""
+"""Images for judges: ``[3, H, W]`` tensors in [0, 1], downscaled to a maximum side, as PIL or PNG data URLs.
+
+A step asks about the same pictures many times: every candidate of an example shares its source, and EditScore and
+GEdit-Bench show the edited image to both their questions, in every pass. :func:`data_url` therefore encodes each
+distinct picture once: it keeps the latest URLs by a digest of their pixels (``URL_CACHE`` of them), so the PNG
+encoder, the costly part, runs once per picture and the rest is a hash of its bytes.
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import threading
+from collections import OrderedDict
 
 import numpy as np
 import torch
 from PIL import Image
+
+#: How many encoded pictures :func:`data_url` keeps (a step's distinct sources and the edits being asked about).
+URL_CACHE = 256
+
+_urls: OrderedDict[bytes, str] = OrderedDict()
+_lock = threading.Lock()
 
 
 def to_pil(image: torch.Tensor, max_side: int) -> Image.Image:
@@ -22,8 +37,25 @@ def to_pil(image: torch.Tensor, max_side: int) -> Image.Image:
     return pil
 
 
-def data_url(image: Image.Image) -> str:
-    """A PNG ``data:`` URL, the form OpenAI-compatible servers accept in an ``image_url`` part."""
+def png_data_url(image: Image.Image) -> str:
+    """A PNG ``data:`` URL, the form OpenAI-compatible servers accept in an ``image_url`` part (always encodes)."""
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def data_url(image: Image.Image) -> str:
+    """:func:`png_data_url`, encoded once per distinct picture (mode, size and pixels) among the latest
+    ``URL_CACHE``; safe from the engine's reward threads."""
+    key = hashlib.blake2b(f"{image.mode} {image.size}".encode() + image.tobytes(), digest_size=16).digest()
+    with _lock:
+        url = _urls.get(key)
+        if url is not None:
+            _urls.move_to_end(key)
+            return url
+    url = png_data_url(image)  # outside the lock: threads encode different pictures at once
+    with _lock:
+        _urls[key] = url
+        while len(_urls) > URL_CACHE:
+            _urls.popitem(last=False)
+    return url

@@ -149,3 +149,34 @@ def test_validate_names_the_template_file_and_field(cli, tmp_path):
     assert result.exit_code == 2 and "Traceback" not in result.output
     message = " ".join(result.output.split())
     assert f"rewards.0.template: Value error, template file {bad}: prompt uses {{api_key}}" in message
+
+
+def test_each_distinct_picture_is_png_encoded_once(monkeypatch):
+    import base64
+    import io
+
+    from PIL import Image
+
+    from editrl_judges import images
+
+    encoded = []
+    real = images.png_data_url
+    monkeypatch.setattr(images, "png_data_url", lambda im: encoded.append(im.size) or real(im))
+    monkeypatch.setattr(images, "_urls", type(images._urls)())
+    source, edited = torch.rand(3, 40, 30), torch.rand(3, 40, 30)  # [3, H, W]
+    # an example's G candidates share the source: the same pixels in new tensors and PIL images
+    urls = [images.data_url(to_pil(source.clone(), 512)) for _ in range(4)]
+    assert len(set(urls)) == 1 and len(encoded) == 1
+    other = images.data_url(to_pil(edited, 512))
+    assert other != urls[0] and len(encoded) == 2
+    # one pixel one level off is another picture; the URL decodes to exactly the pixels
+    nudged = to_pil(source, 512)
+    nudged.putpixel((0, 0), tuple((v + 1) % 256 for v in nudged.getpixel((0, 0))))
+    assert images.data_url(nudged) != urls[0] and len(encoded) == 3
+    png = base64.b64decode(urls[0].removeprefix("data:image/png;base64,"))
+    assert Image.open(io.BytesIO(png)).tobytes() == to_pil(source, 512).tobytes()
+    # the cache keeps the latest URL_CACHE pictures
+    monkeypatch.setattr(images, "URL_CACHE", 2)
+    images.data_url(to_pil(torch.rand(3, 8, 8), 512))
+    images.data_url(to_pil(source, 512))  # evicted (the oldest of three), so encoded again
+    assert len(encoded) == 5
