@@ -7,31 +7,36 @@ server answer at each ``concurrency``?
    micro-batches), served one at a time, so scoring takes as long as rolling out. The engine sends each micro-batch's
    rows (``train.rollout_batch_size``, ``--micro-batch``, default 4 = half a group) as soon as they are decoded, so
    only the last micro-batch's scoring should show after the rollout: target step ratio ≤ 1.15 against the
-   zero-cost step with the same micro-batches. Also printed: the ratio against the fastest zero-cost step (every
+   zero-cost step with the same micro-batches. With ``--client-process``, the target setting is also timed with the
+   judge's client in a process of its own. Also printed: the ratio against the fastest zero-cost step (every
    row at once), the same judge with one group per micro-batch and with every row integrated at once (nothing to
    overlap with), an instant judge (what the protocol itself costs these cores), and what the micro-batches cost.
-2. Encoding. The request bodies of one EditScore step at 512 px (4 toy examples upscaled, × 12 candidates, Avg@2: every row's
-   source and edited image in the SC question and the edited image in the PQ one, per pass), built with each
-   distinct picture PNG-encoded once (``editrl_judges.images.data_url``) and with every picture encoded anew.
+2. Encoding. The request bodies of one EditScore step at 512 px (4 toy examples upscaled, × 12 candidates, Avg@2:
+   every row's source and edited image in the SC question and the edited image in the PQ one, per pass), built with
+   each distinct picture PNG-encoded once (``editrl_judges.images.data_url``) and with every picture encoded anew.
 3. Throughput. llama-cpp-python's server on the designed tiny GGUF (editrl_judges.tiny) answers 128 yes/no logprob
    requests at concurrency 1, 2, 4, 8 (skipped when llama-cpp-python is not installed).
 
-    python benchmarks/judge_overlap.py [--steps 6] [--micro-batch 4]
+    python benchmarks/judge_overlap.py [--steps 6] [--micro-batch 4] [--client-process]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures as cf
+import dataclasses
 import importlib.util
 import json
 import math
+import multiprocessing
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import torch
 
 from editrl.engine.build import build_components, load_recipe
@@ -55,6 +60,49 @@ class ZeroReward(Reward):
         return RewardOutput(values=torch.zeros(inputs.images.shape[0]))
 
 
+_client_judge = None  # the client process's judge
+
+
+def _start_client(config: dict) -> None:
+    global _client_judge
+    torch.set_num_threads(1)
+    from editrl_judges.mllm_judge import MllmJudge, MllmJudgeConfig
+
+    _client_judge = MllmJudge(MllmJudgeConfig(**config))
+    _client_judge.load(torch.device("cpu"))
+
+
+def _score_in_client(inputs, pixels):
+    return _client_judge.score(dataclasses.replace(inputs, **{k: torch.from_numpy(v) for k, v in pixels.items()}))
+
+
+class ClientProcessJudge(Reward):
+    """``mllm_judge`` with its client (images encoded, requests built and posted) in a spawned process of its own:
+    what the trainer would gain if the client's Python work left its interpreter (``--client-process``). The pixels
+    cross as numpy arrays: torch tensors sent to a process pool are moved into shared memory, and that slowed this
+    machine's rollouts about threefold."""
+
+    name = "mllm_judge"
+    requires = frozenset({"images", "source", "instruction"})
+
+    def __init__(self, config: dict) -> None:
+        from editrl_judges.mllm_judge import MllmJudgeConfig
+
+        super().__init__(MllmJudgeConfig(**config))
+        spawn = multiprocessing.get_context("spawn")
+        self.pool = cf.ProcessPoolExecutor(1, mp_context=spawn, initializer=_start_client, initargs=(config,))
+        self.pool.submit(time.sleep, 0).result()  # started before the timed steps
+
+    @property
+    def overlaps(self) -> bool:
+        return True
+
+    def score(self, inputs):
+        pixels = {k: getattr(inputs, k).numpy() for k in ("images", "source")}
+        light = dataclasses.replace(inputs, images=None, source=None)
+        return self.pool.submit(_score_in_client, light, pixels).result()
+
+
 def slow_judge(latency_s: float, log: Path) -> ServerProcess:
     """An OpenAI-shaped judge answering every chat completion after ``latency_s`` (concurrently), in a process of its
     own, as a real server would be: its event loop must not compete with the trainer for this interpreter."""
@@ -62,17 +110,25 @@ def slow_judge(latency_s: float, log: Path) -> ServerProcess:
     return ServerProcess([sys.executable, __file__, "--serve", str(port), str(latency_s)], port, "/v1/models", log)
 
 
+def set_latency(judge: ServerProcess, latency_s: float) -> None:
+    """Change a running stub judge's latency (``POST /latency``, the seconds as the body)."""
+    httpx.post(judge.base_url.removesuffix("/v1") + "/latency", content=repr(latency_s), timeout=10).raise_for_status()
+
+
 def serve(port: int, latency_s: float) -> None:
     """``--serve PORT LATENCY``: the stub judge's process."""
+    latency = [latency_s]
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
                 length = next((int(x.split(":")[1]) for x in lines if x.lower().startswith("content-length")), 0)
-                await reader.readexactly(length)
+                body = await reader.readexactly(length)
+                if lines[0].startswith("POST /latency"):
+                    latency[0] = float(body)
                 if "/chat/completions" in lines[0]:
-                    await asyncio.sleep(latency_s)
+                    await asyncio.sleep(latency[0])
                 body = json.dumps(ANSWER).encode()
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
                              + str(len(body)).encode() + b"\r\n\r\n" + body)  # fmt: skip
@@ -97,7 +153,7 @@ def trainer(out: Path, overrides: list[str], zero: bool) -> Trainer:
     return t
 
 
-def overlap(steps: int, micro_batch: int) -> None:
+def overlap(steps: int, micro_batch: int, client_process: bool = False) -> None:
     """The trainers are built first, then their steps alternate (after a warm-up each), so that load from other
     processes on the machine hits all alike; medians are compared."""
     torch.set_num_threads(2)
@@ -109,34 +165,52 @@ def overlap(steps: int, micro_batch: int) -> None:
         label = lambda r: "all rows" if r == rows else "one group" if r == G else f"{r} rows"  # noqa: E731
         zero = {r: trainer(Path(tmp) / f"zero_{r}", [f"train.rollout_batch_size={r}"], zero=True) for r in sizes}
         for t in zero.values():
-            t.train_step()  # warm-up
-        # a judge's latency is fixed before the timed steps, per micro-batch size: the rollout time of one row with
-        # those micro-batches (the fastest of 5 rollouts, which load from other processes can only lengthen)
-        per_row = {r: min(t.train_step()["time/rollout_s"] for _ in range(5)) / rows for r, t in zero.items()}
+            for _ in range(3):
+                t.train_step()  # warm-up: a trainer's first steps are slower than its later ones
+        # a paced judge's latency is the rollout time of one row with the same micro-batches: first the median of 5
+        # rollouts, then, before each timed round, the median of the zero-cost trainer's timed rollouts so far. It has
+        # to follow them: a one-slot judge slower than the rollout falls behind it, one faster has slack, and the
+        # rollout's pace drifts by ±15 % between runs on these shared cores, which is what the ratio would measure.
+        per_row = {r: statistics.median(t.train_step()["time/rollout_s"] for _ in range(5)) / rows
+                   for r, t in zero.items()}  # fmt: skip
         # (name, request latency, judge concurrency, engine micro-batch)
         settings = [
             (f"target: per-row latency, concurrency 1, micro-batch {label(micro_batch)}", per_row[micro_batch], 1,
              micro_batch),
+            # the same judge with two slots: it then scores faster than the rollout produces rows, so per-request
+            # overheads (which make a one-slot judge at exactly the rollout's pace fall behind) cannot queue up
+            (f"per-row latency, concurrency 2, micro-batch {label(micro_batch)}", per_row[micro_batch], 2, micro_batch),
             ("per-row latency, concurrency 1, micro-batch one group", per_row[G], 1, G),
             ("per-row latency, concurrency 1, every row at once", per_row[rows], 1, rows),
             # what talking to a judge costs this machine's cores by itself (images encoded, JSON, HTTP, the server)
             ("no latency, concurrency 16, micro-batch one group", 0.0, 16, G),
         ]
+        if client_process:
+            settings.insert(1, ("target setting, the client in a process of its own", per_row[micro_batch], 1,
+                                micro_batch))  # fmt: skip
         settings = list({s[0]: s for s in settings}.values())  # --micro-batch 8 makes the first two one
         served, judges = {}, []
         for name, latency, concurrency, size in settings:
             judge = slow_judge(latency, Path(tmp) / f"judge_{len(judges)}.log")
             judges.append(judge)
-            reward = json.dumps({"type": "mllm_judge", "base_url": judge.base_url, "model": "slow",
-                                 "template": "yes_no", "max_tokens": 1, "concurrency": concurrency})  # fmt: skip
-            overrides = [f"rewards=[{reward}]", f"train.rollout_batch_size={size}"]
-            served[name] = trainer(Path(tmp) / f"served_{len(judges)}", overrides, False)
+            config = {"type": "mllm_judge", "base_url": judge.base_url, "model": "slow", "template": "yes_no",
+                      "max_tokens": 1, "concurrency": concurrency}  # fmt: skip
+            own_process = "process of its own" in name
+            overrides = [f"rewards=[{json.dumps(config)}]", f"train.rollout_batch_size={size}"]
+            served[name] = trainer(Path(tmp) / f"served_{len(judges)}", overrides, own_process)
+            if own_process:
+                served[name].c.rewards = [ClientProcessJudge({k: v for k, v in config.items() if k != "type"})]
             served[name].train_step()  # warm-up
         base: dict[int, list[dict]] = {r: [] for r in zero}
         judged: dict[str, list[dict]] = {name: [] for name in served}
+        paced = {name: [] for name, latency, *_ in settings if latency}  # the latencies each round used
         for _ in range(steps):
             for r, t in zero.items():
                 base[r].append(t.train_step())
+            for (name, latency, _, size), judge in zip(settings, judges):
+                if name in paced:
+                    paced[name].append(statistics.median(m["time/rollout_s"] for m in base[size]) / rows)
+                    set_latency(judge, paced[name][-1])
             for name, t in served.items():
                 judged[name].append(t.train_step())
         med = lambda rows_, key: statistics.median(m[key] for m in rows_)  # noqa: E731
@@ -147,12 +221,15 @@ def overlap(steps: int, micro_batch: int) -> None:
                   f"(rollout {med(m, 'time/rollout_s'):.3f} s), {med(m, 'time/step_s') / fastest:.3f}× the fastest")
         for name, latency, concurrency, size in settings:
             m, step = judged[name], med(base[size], "time/step_s")
+            latency = statistics.median(paced[name]) if name in paced else latency
             no_overlap = step + latency * math.ceil(rows / concurrency)  # every request sent after the rollout
             ideal = step + latency * math.ceil(min(size, rows) / concurrency)  # only the last micro-batch waits
-            print(f"served judge, {name} ({latency * 1000:.0f} ms a request): step {med(m, 'time/step_s'):.3f} s "
+            pace = f", {latency * rows / med(base[size], 'time/rollout_s'):.2f}× the timed rollout's" if latency else ""
+            print(f"served judge, {name} ({latency * 1000:.1f} ms a request, median{pace}): step "
+                  f"{med(m, 'time/step_s'):.3f} s "
                   f"(rollout {med(m, 'time/rollout_s'):.3f} s, waiting {med(m, 'time/reward_s'):.3f} s)")
             print(f"  ratio {med(m, 'time/step_s') / step:.3f} against the zero-cost step with the same micro-batch"
-                  f"{' (target ≤ 1.15)' if name.startswith('target') else ''}, {med(m, 'time/step_s') / fastest:.3f} "
+                  f"{' (target ≤ 1.15)' if name.startswith('target:') else ''}, {med(m, 'time/step_s') / fastest:.3f} "
                   f"against the fastest zero-cost step; scoring after the rollout ≈ {no_overlap / step:.2f}, "
                   f"the ideal overlap ≈ {ideal / step:.2f}")
         for judge in judges:
@@ -234,8 +311,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=6, help="timed steps per setting (after one warm-up)")
     parser.add_argument("--micro-batch", type=int, default=4, help="train.rollout_batch_size of the target setting")
+    parser.add_argument("--client-process", action="store_true",
+                        help="also time the target setting with the judge's client in a process of its own")
     args = parser.parse_args()
-    overlap(args.steps, args.micro_batch)
+    overlap(args.steps, args.micro_batch, args.client_process)
     encoding()
     throughput()
 
