@@ -2,8 +2,8 @@
 
 A step asks about the same pictures many times: every candidate of an example shares its source, and EditScore and
 GEdit-Bench show the edited image to both their questions, in every pass. :func:`data_url` therefore encodes each
-distinct picture once: it keeps the latest URLs by a digest of their pixels (``URL_CACHE`` of them), so the PNG
-encoder, the costly part, runs once per picture and the rest is a hash of its bytes.
+distinct picture once: it keeps the latest URLs by a digest of their pixels (up to ``URL_CACHE_BYTES`` of them), so
+the PNG encoder, the costly part, runs once per picture and the rest is a hash of its bytes.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-#: How many encoded pictures :func:`data_url` keeps (a step's distinct sources and the edits being asked about).
-URL_CACHE = 256
+#: Characters of encoded pictures :func:`data_url` keeps, the newest first (a step's distinct sources and the edits
+#: being asked about: some hundreds of pictures at 512 px).
+URL_CACHE_BYTES = 64 * 2**20
 
 _urls: OrderedDict[bytes, str] = OrderedDict()
+_held = [0]  # characters in _urls
 _lock = threading.Lock()
 
 
@@ -45,8 +47,8 @@ def png_data_url(image: Image.Image) -> str:
 
 
 def data_url(image: Image.Image) -> str:
-    """:func:`png_data_url`, encoded once per distinct picture (mode, size and pixels) among the latest
-    ``URL_CACHE``; safe from the engine's reward threads."""
+    """:func:`png_data_url`, encoded once per distinct picture (mode, size and pixels) while it is among the latest
+    ``URL_CACHE_BYTES``; safe from the engine's reward threads."""
     key = hashlib.blake2b(f"{image.mode} {image.size}".encode() + image.tobytes(), digest_size=16).digest()
     with _lock:
         url = _urls.get(key)
@@ -55,7 +57,9 @@ def data_url(image: Image.Image) -> str:
             return url
     url = png_data_url(image)  # outside the lock: threads encode different pictures at once
     with _lock:
-        _urls[key] = url
-        while len(_urls) > URL_CACHE:
-            _urls.popitem(last=False)
+        if key not in _urls:
+            _urls[key] = url
+            _held[0] += len(url)
+        while _held[0] > URL_CACHE_BYTES:  # the oldest go first (with 0, nothing is kept)
+            _held[0] -= len(_urls.popitem(last=False)[1])
     return url

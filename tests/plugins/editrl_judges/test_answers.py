@@ -163,6 +163,7 @@ def test_each_distinct_picture_is_png_encoded_once(monkeypatch):
     real = images.png_data_url
     monkeypatch.setattr(images, "png_data_url", lambda im: encoded.append(im.size) or real(im))
     monkeypatch.setattr(images, "_urls", type(images._urls)())
+    monkeypatch.setattr(images, "_held", [0])
     source, edited = torch.rand(3, 40, 30), torch.rand(3, 40, 30)  # [3, H, W]
     # an example's G candidates share the source: the same pixels in new tensors and PIL images
     urls = [images.data_url(to_pil(source.clone(), 512)) for _ in range(4)]
@@ -175,8 +176,9 @@ def test_each_distinct_picture_is_png_encoded_once(monkeypatch):
     assert images.data_url(nudged) != urls[0] and len(encoded) == 3
     png = base64.b64decode(urls[0].removeprefix("data:image/png;base64,"))
     assert Image.open(io.BytesIO(png)).tobytes() == to_pil(source, 512).tobytes()
-    # the cache keeps the latest URL_CACHE pictures
-    monkeypatch.setattr(images, "URL_CACHE", 2)
-    images.data_url(to_pil(torch.rand(3, 8, 8), 512))
-    images.data_url(to_pil(source, 512))  # evicted (the oldest of three), so encoded again
+    # the cache keeps the latest URL_CACHE_BYTES of URLs: with room for two of these, the oldest goes first
+    monkeypatch.setattr(images, "URL_CACHE_BYTES", 2 * len(urls[0]) + len(other) // 2)
+    images.data_url(to_pil(torch.rand(3, 40, 30), 512))  # four held: over the budget, source and edited go
+    assert len(images._urls) == 2 and images._held[0] <= images.URL_CACHE_BYTES
+    images.data_url(to_pil(source, 512))  # evicted, so encoded again
     assert len(encoded) == 5
