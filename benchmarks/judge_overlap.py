@@ -4,7 +4,8 @@ server answer at each ``concurrency``?
 1. Overlap. The toy recipe's step is timed with a zero-cost local reward, then with ``mllm_judge`` pointed at a
    loopback judge server (its own process) that answers each request after a fixed latency. The target setting is
    issue 10's: every request's latency equals the rollout time of its candidate (one row, with the same
-   micro-batches), served one at a time, so scoring takes as long as rolling out. The engine sends each micro-batch's
+   micro-batches; the stub's latency follows the zero-cost trainer's measured rollouts round by round), served one at
+   a time, so scoring takes as long as rolling out. The engine sends each micro-batch's
    rows (``train.rollout_batch_size``, ``--micro-batch``, default 4 = half a group) as soon as they are decoded, so
    only the last micro-batch's scoring should show after the rollout: target step ratio ≤ 1.15 against the
    zero-cost step with the same micro-batches. With ``--client-process``, the target setting is also timed with the
