@@ -255,21 +255,20 @@ def encoding(repeats: int = 3) -> None:
     inputs = RewardInputs(tasks=["add"] * (N * G), images=edits, source=sources,
                           instructions=[e.instruction for e in examples for _ in range(G)])  # fmt: skip
     judge = EditScore(EditScoreConfig(num_pass=2))
-    cached = images.URL_CACHE_BYTES
+    cached = images.data_url.budget
     timed = {}
     for label, size in (("every picture encoded", 0), ("each distinct picture once", cached)):
-        images.URL_CACHE_BYTES = size
+        images.data_url.budget = size
         best = math.inf
         for _ in range(repeats):
-            images._urls.clear()
-            images._held[0] = 0
+            images.data_url.clear()
             start = time.process_time()
             bodies = judge.bodies(judge.questions(inputs))
             best = min(best, time.process_time() - start)
         timed[label] = best
         print(f"encoding, {label}: {best * 1000:.0f} ms of CPU for {len(bodies)} requests ({N}×{G} rows at "
               f"{side} px, Avg@2)")
-    images.URL_CACHE_BYTES = cached
+    images.data_url.budget = cached
     print(f"  ratio {timed['every picture encoded'] / timed['each distinct picture once']:.2f}×")
 
 

@@ -2,8 +2,8 @@
 
 A step asks about the same pictures many times: every candidate of an example shares its source, and EditScore and
 GEdit-Bench show the edited image to both their questions, in every pass. :func:`data_url` therefore encodes each
-distinct picture once: it keeps the latest URLs by a digest of their pixels (up to ``URL_CACHE_BYTES`` of them), so
-the PNG encoder, the costly part, runs once per picture and the rest is a hash of its bytes.
+distinct picture once (:class:`DataUrlCache`): it keeps the latest URLs by a digest of their pixels, up to 64 MiB of
+them, so the PNG encoder, the costly part, runs once per picture and the rest is a hash of its bytes.
 """
 
 from __future__ import annotations
@@ -17,14 +17,6 @@ from collections import OrderedDict
 import numpy as np
 import torch
 from PIL import Image
-
-#: Characters of encoded pictures :func:`data_url` keeps, the newest first (a step's distinct sources and the edits
-#: being asked about: some hundreds of pictures at 512 px).
-URL_CACHE_BYTES = 64 * 2**20
-
-_urls: OrderedDict[bytes, str] = OrderedDict()
-_held = [0]  # characters in _urls
-_lock = threading.Lock()
 
 
 def to_pil(image: torch.Tensor, max_side: int) -> Image.Image:
@@ -46,20 +38,41 @@ def png_data_url(image: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def data_url(image: Image.Image) -> str:
-    """:func:`png_data_url`, encoded once per distinct picture (mode, size and pixels) while it is among the latest
-    ``URL_CACHE_BYTES``; safe from the engine's reward threads."""
-    key = hashlib.blake2b(f"{image.mode} {image.size}".encode() + image.tobytes(), digest_size=16).digest()
-    with _lock:
-        url = _urls.get(key)
-        if url is not None:
-            _urls.move_to_end(key)
-            return url
-    url = png_data_url(image)  # outside the lock: threads encode different pictures at once
-    with _lock:
-        if key not in _urls:
-            _urls[key] = url
-            _held[0] += len(url)
-        while _held[0] > URL_CACHE_BYTES:  # the oldest go first (with 0, nothing is kept)
-            _held[0] -= len(_urls.popitem(last=False)[1])
-    return url
+class DataUrlCache:
+    """:func:`png_data_url` once per distinct picture (mode, size and pixels) while it is among the newest ``budget``
+    characters of URLs handed out; safe from the engine's reward threads. The module's :data:`data_url` is one."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget  # characters of URLs kept (0: none, every picture is encoded)
+        self._urls: OrderedDict[bytes, str] = OrderedDict()
+        self.held = 0  # characters in _urls
+        self._lock = threading.Lock()
+
+    def __call__(self, image: Image.Image) -> str:
+        key = hashlib.blake2b(f"{image.mode} {image.size}".encode() + image.tobytes(), digest_size=16).digest()
+        with self._lock:
+            url = self._urls.get(key)
+            if url is not None:
+                self._urls.move_to_end(key)
+                return url
+        url = png_data_url(image)  # outside the lock: threads encode different pictures at once
+        with self._lock:
+            if key not in self._urls:
+                self._urls[key] = url
+                self.held += len(url)
+            while self.held > self.budget:  # the oldest go first
+                self.held -= len(self._urls.popitem(last=False)[1])
+        return url
+
+    def __len__(self) -> int:
+        return len(self._urls)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._urls.clear()
+            self.held = 0
+
+
+#: The URLs of every judge's pictures: 64 MiB hold a step's distinct sources and the edits being asked about (some
+#: hundreds of pictures at 512 px).
+data_url = DataUrlCache(64 * 2**20)

@@ -162,23 +162,26 @@ def test_each_distinct_picture_is_png_encoded_once(monkeypatch):
     encoded = []
     real = images.png_data_url
     monkeypatch.setattr(images, "png_data_url", lambda im: encoded.append(im.size) or real(im))
-    monkeypatch.setattr(images, "_urls", type(images._urls)())
-    monkeypatch.setattr(images, "_held", [0])
+    data_url = images.DataUrlCache(budget=10**9)
     source, edited = torch.rand(3, 40, 30), torch.rand(3, 40, 30)  # [3, H, W]
     # an example's G candidates share the source: the same pixels in new tensors and PIL images
-    urls = [images.data_url(to_pil(source.clone(), 512)) for _ in range(4)]
+    urls = [data_url(to_pil(source.clone(), 512)) for _ in range(4)]
     assert len(set(urls)) == 1 and len(encoded) == 1
-    other = images.data_url(to_pil(edited, 512))
+    other = data_url(to_pil(edited, 512))
     assert other != urls[0] and len(encoded) == 2
     # one pixel one level off is another picture; the URL decodes to exactly the pixels
     nudged = to_pil(source, 512)
     nudged.putpixel((0, 0), tuple((v + 1) % 256 for v in nudged.getpixel((0, 0))))
-    assert images.data_url(nudged) != urls[0] and len(encoded) == 3
+    assert data_url(nudged) != urls[0] and len(encoded) == 3
     png = base64.b64decode(urls[0].removeprefix("data:image/png;base64,"))
     assert Image.open(io.BytesIO(png)).tobytes() == to_pil(source, 512).tobytes()
-    # the cache keeps the latest URL_CACHE_BYTES of URLs: with room for two of these, the oldest goes first
-    monkeypatch.setattr(images, "URL_CACHE_BYTES", 2 * len(urls[0]) + len(other) // 2)
-    images.data_url(to_pil(torch.rand(3, 40, 30), 512))  # four held: over the budget, source and edited go
-    assert len(images._urls) == 2 and images._held[0] <= images.URL_CACHE_BYTES
-    images.data_url(to_pil(source, 512))  # evicted, so encoded again
+    # the cache keeps the newest `budget` characters: with room for two and a half of these, the oldest go first
+    data_url.budget = 2 * len(urls[0]) + len(other) // 2
+    data_url(to_pil(torch.rand(3, 40, 30), 512))  # four held, over the budget: source and edited go
+    assert len(data_url) == 2 and data_url.held <= data_url.budget
+    data_url(to_pil(source, 512))  # evicted, so encoded again
     assert len(encoded) == 5
+    # budget 0 keeps nothing: the same picture twice is encoded twice
+    data_url.budget = 0
+    data_url(to_pil(edited, 512)), data_url(to_pil(edited, 512))
+    assert len(encoded) == 7 and len(data_url) == 0
