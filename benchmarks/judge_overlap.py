@@ -170,8 +170,8 @@ def overlap(steps: int, micro_batch: int, client_process: bool = False) -> None:
                 t.train_step()  # warm-up: a trainer's first steps are slower than its later ones
         # a paced judge's latency is the rollout time of one row with the same micro-batches: first the median of 5
         # rollouts, then, before each timed round, the median of the zero-cost trainer's timed rollouts so far. It has
-        # to follow them: a one-slot judge slower than the rollout falls behind it, one faster has slack, and the
-        # rollout's pace drifts by ±15 % between runs on these shared cores, which is what the ratio would measure.
+        # to follow them: a one-slot judge slower than the rollout falls behind it, one faster has slack, and on these
+        # shared cores the rollout's pace moved by 4–20 %, either way, between warm-up and timed steps.
         per_row = {r: statistics.median(t.train_step()["time/rollout_s"] for _ in range(5)) / rows
                    for r, t in zero.items()}  # fmt: skip
         # (name, request latency, judge concurrency, engine micro-batch)
