@@ -31,8 +31,8 @@ def main() -> None:
     batch = EditBatch.collate(list(ToyShapes(ToyShapesConfig(seed=0)).split("eval"))[: args.examples])
     text, text_mask = tokenize(batch.instructions, arch.max_text_len)  # [M, T] each
     M = len(batch)
-    edit = batch.mask  # [M, 1, 32, 32], 1 = edit
-    noise = torch.randn(M, 3, 32, 32, generator=torch.Generator().manual_seed(0))  # [M, 3, 32, 32]
+    edit = batch.mask  # [M, 1, H, W], 1 = edit
+    noise = torch.randn(batch.source.shape, generator=torch.Generator().manual_seed(0))  # [M, 3, H, W]
     for path in args.weights:
         net = build_network(arch)
         net.load_state_dict(load_file(path))
@@ -41,9 +41,9 @@ def main() -> None:
         with torch.no_grad():
             for sigma in (1.0, 0.5, 0.1):
                 # the state on the straight path from the source (as a stand-in for x_0) to the noise
-                x = (1 - sigma) * (batch.source * 2 - 1) + sigma * noise  # [M, 3, 32, 32]
+                x = (1 - sigma) * (batch.source * 2 - 1) + sigma * noise  # [M, 3, H, W]
                 _, logits = net.predict(x, torch.full((M,), sigma), text, text_mask, batch.source * 2 - 1)
-                gate = torch.sigmoid(logits)  # [M, 1, 32, 32]
+                gate = torch.sigmoid(logits)  # [M, 1, H, W]
                 inside = float((gate * edit).sum() / edit.sum())
                 outside = float((gate * (1 - edit)).sum() / (1 - edit).sum())
                 cells.append(f"σ={sigma}: inside {inside:.3f}, outside {outside:.3f}")
