@@ -2,16 +2,20 @@
 server answer at each ``concurrency``?
 
 1. Overlap. The toy recipe's step is timed with a zero-cost local reward, then with ``mllm_judge`` pointed at a
-   loopback judge server (its own process) that answers each request after a fixed latency. The target setting is
-   issue 10's: every request's latency equals the rollout time of its candidate (one row, with the same
-   micro-batches; the stub's latency follows the zero-cost trainer's measured rollouts round by round), served one at
-   a time, so scoring takes as long as rolling out. The engine sends each micro-batch's
-   rows (``train.rollout_batch_size``, ``--micro-batch``, default 4 = half a group) as soon as they are decoded, so
-   only the last micro-batch's scoring should show after the rollout: target step ratio ≤ 1.15 against the
-   zero-cost step with the same micro-batches. With ``--client-process``, the target setting is also timed with the
-   judge's client in a process of its own. Also printed: the ratio against the fastest zero-cost step (every
-   row at once), the same judge with one group per micro-batch and with every row integrated at once (nothing to
-   overlap with), an instant judge (what the protocol itself costs these cores), and what the micro-batches cost.
+   loopback judge server (its own process) that answers each request after a latency. The target setting is issue
+   10's: a judge with one slot (it works on one request at a time; the others queue at the server, as at a server
+   with one decoding slot), whose latency per request equals the rollout time of its candidate (one row, with the
+   same micro-batches; the stub's latency follows the zero-cost trainer's measured rollouts round by round), so
+   scoring takes as long as rolling out. The client posts at ``mllm_judge``'s default concurrency. The engine sends
+   each micro-batch's rows (``train.rollout_batch_size``, ``--micro-batch``, default 4 = half a group) as soon as
+   they are decoded, so only the last micro-batch's scoring should show after the rollout: target step ratio ≤ 1.15
+   against the zero-cost step with the same micro-batches. Also timed: the same latency with the client posting one
+   request at a time to a server without slots (the target as measured until session 11: the judge then also waits
+   for every round trip of the client), a two-slot judge, the one-slot judge with one group per micro-batch and
+   with every row integrated at once (nothing to overlap with), an instant judge (what the protocol itself costs
+   these cores), and what the micro-batches cost; with ``--client-process``, the target setting with the judge's
+   client in a process of its own. Each ratio is printed against the zero-cost step with the same micro-batches and
+   against the fastest zero-cost step (every row at once).
 2. Encoding. The request bodies of one EditScore step at 512 px (4 toy examples upscaled, × 12 candidates, Avg@2:
    every row's source and edited image in the SC question and the edited image in the PQ one, per pass), built with
    each distinct picture PNG-encoded once (``editrl_judges.images.data_url``) and with every picture encoded anew.
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import importlib.util
 import json
@@ -104,11 +109,14 @@ class ClientProcessJudge(Reward):
         return self.pool.submit(_score_in_client, light, pixels).result()
 
 
-def slow_judge(latency_s: float, log: Path) -> ServerProcess:
-    """An OpenAI-shaped judge answering every chat completion after ``latency_s`` (concurrently), in a process of its
-    own, as a real server would be: its event loop must not compete with the trainer for this interpreter."""
+def slow_judge(latency_s: float, log: Path, slots: int = 0) -> ServerProcess:
+    """An OpenAI-shaped judge answering every chat completion after ``latency_s``, in a process of its own, as a real
+    server would be: its event loop must not compete with the trainer for this interpreter. With ``slots`` > 0 it
+    works on at most that many requests at once and the others queue, as a server with that many decoding slots
+    does; 0 answers every request concurrently."""
     port = free_port()
-    return ServerProcess([sys.executable, __file__, "--serve", str(port), str(latency_s)], port, "/v1/models", log)
+    argv = [sys.executable, __file__, "--serve", str(port), str(latency_s), str(slots)]
+    return ServerProcess(argv, port, "/v1/models", log)
 
 
 def set_latency(judge: ServerProcess, latency_s: float) -> None:
@@ -116,9 +124,10 @@ def set_latency(judge: ServerProcess, latency_s: float) -> None:
     httpx.post(judge.base_url.removesuffix("/v1") + "/latency", content=repr(latency_s), timeout=10).raise_for_status()
 
 
-def serve(port: int, latency_s: float) -> None:
-    """``--serve PORT LATENCY``: the stub judge's process."""
+def serve(port: int, latency_s: float, slots: int) -> None:
+    """``--serve PORT LATENCY SLOTS``: the stub judge's process."""
     latency = [latency_s]
+    slot = asyncio.Semaphore(slots) if slots else contextlib.nullcontext()
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -129,7 +138,8 @@ def serve(port: int, latency_s: float) -> None:
                 if lines[0].startswith("POST /latency"):
                     latency[0] = float(body)
                 if "/chat/completions" in lines[0]:
-                    await asyncio.sleep(latency[0])
+                    async with slot:  # a queued request waits for a free slot, then takes the full latency
+                        await asyncio.sleep(latency[0])
                 body = json.dumps(ANSWER).encode()
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
                              + str(len(body)).encode() + b"\r\n\r\n" + body)  # fmt: skip
@@ -154,10 +164,10 @@ def trainer(out: Path, overrides: list[str], zero: bool) -> Trainer:
     return t
 
 
-def overlap(steps: int, micro_batch: int, client_process: bool = False) -> None:
+def overlap(steps: int, micro_batch: int, client_process: bool = False, threads: int = 2) -> None:
     """The trainers are built first, then their steps alternate (after a warm-up each), so that load from other
     processes on the machine hits all alike; medians are compared."""
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
         cfg, _ = load_recipe(RECIPE, [])
         groups, G = cfg.train.batch_size, cfg.exploration.group_size
@@ -174,25 +184,31 @@ def overlap(steps: int, micro_batch: int, client_process: bool = False) -> None:
         # shared cores the rollout's pace moved by 4–20 %, either way, between warm-up and timed steps.
         per_row = {r: statistics.median(t.train_step()["time/rollout_s"] for _ in range(5)) / rows
                    for r, t in zero.items()}  # fmt: skip
-        # (name, request latency, judge concurrency, engine micro-batch)
+        # (name, request latency, client concurrency, engine micro-batch, server slots (0: unlimited))
+        mb, default = label(micro_batch), 16  # 16: mllm_judge's default concurrency
         settings = [
-            (f"target: per-row latency, concurrency 1, micro-batch {label(micro_batch)}", per_row[micro_batch], 1,
-             micro_batch),
-            # the same judge with two slots: it then scores faster than the rollout produces rows, so per-request
-            # overheads (which make a one-slot judge at exactly the rollout's pace fall behind) cannot queue up
-            (f"per-row latency, concurrency 2, micro-batch {label(micro_batch)}", per_row[micro_batch], 2, micro_batch),
-            ("per-row latency, concurrency 1, micro-batch one group", per_row[G], 1, G),
-            ("per-row latency, concurrency 1, every row at once", per_row[rows], 1, rows),
+            (f"target: one-slot judge, per-row latency, micro-batch {mb}", per_row[micro_batch], default, micro_batch,
+             1),
+            # one request at a time from the client (the target as measured until session 11): each request then also
+            # waits for the client's round trip, so the judge works more slowly than its latency
+            (f"per-row latency, client concurrency 1, micro-batch {mb}", per_row[micro_batch], 1, micro_batch, 0),
+            # the one-slot judge with the client keeping at most one request queued behind the one in service
+            (f"one-slot judge, per-row latency, client concurrency 2, micro-batch {mb}", per_row[micro_batch], 2,
+             micro_batch, 1),
+            # a judge with two slots scores faster than the rollout produces rows
+            (f"two-slot judge, per-row latency, micro-batch {mb}", per_row[micro_batch], default, micro_batch, 2),
+            ("one-slot judge, per-row latency, micro-batch one group", per_row[G], default, G, 1),
+            ("one-slot judge, per-row latency, every row at once", per_row[rows], default, rows, 1),
             # what talking to a judge costs this machine's cores by itself (images encoded, JSON, HTTP, the server)
-            ("no latency, concurrency 16, micro-batch one group", 0.0, 16, G),
+            ("no latency, micro-batch one group", 0.0, default, G, 0),
         ]
         if client_process:
-            settings.insert(1, ("target setting, the client in a process of its own", per_row[micro_batch], 1,
-                                micro_batch))  # fmt: skip
-        settings = list({s[0]: s for s in settings}.values())  # --micro-batch 8 makes the first two one
+            settings.insert(1, ("target setting, the client in a process of its own", per_row[micro_batch], default,
+                                micro_batch, 1))  # fmt: skip
+        settings = list({s[0]: s for s in settings}.values())
         served, judges = {}, []
-        for name, latency, concurrency, size in settings:
-            judge = slow_judge(latency, Path(tmp) / f"judge_{len(judges)}.log")
+        for name, latency, concurrency, size, slots in settings:
+            judge = slow_judge(latency, Path(tmp) / f"judge_{len(judges)}.log", slots)
             judges.append(judge)
             config = {"type": "mllm_judge", "base_url": judge.base_url, "model": "slow", "template": "yes_no",
                       "max_tokens": 1, "concurrency": concurrency}  # fmt: skip
@@ -208,7 +224,7 @@ def overlap(steps: int, micro_batch: int, client_process: bool = False) -> None:
         for _ in range(steps):
             for r, t in zero.items():
                 base[r].append(t.train_step())
-            for (name, latency, _, size), judge in zip(settings, judges):
+            for (name, latency, _, size, _), judge in zip(settings, judges):
                 if name in paced:
                     paced[name].append(statistics.median(m["time/rollout_s"] for m in base[size]) / rows)
                     set_latency(judge, paced[name][-1])
@@ -220,11 +236,12 @@ def overlap(steps: int, micro_batch: int, client_process: bool = False) -> None:
         for r, m in base.items():
             print(f"zero-cost local reward, micro-batch {label(r)}: step {med(m, 'time/step_s'):.3f} s "
                   f"(rollout {med(m, 'time/rollout_s'):.3f} s), {med(m, 'time/step_s') / fastest:.3f}× the fastest")
-        for name, latency, concurrency, size in settings:
+        for name, latency, concurrency, size, slots in settings:
             m, step = judged[name], med(base[size], "time/step_s")
             latency = statistics.median(paced[name]) if name in paced else latency
-            no_overlap = step + latency * math.ceil(rows / concurrency)  # every request sent after the rollout
-            ideal = step + latency * math.ceil(min(size, rows) / concurrency)  # only the last micro-batch waits
+            at_once = min(concurrency, slots or concurrency)  # requests the judge works on together
+            no_overlap = step + latency * math.ceil(rows / at_once)  # every request sent after the rollout
+            ideal = step + latency * math.ceil(min(size, rows) / at_once)  # only the last micro-batch waits
             pace = f", {latency * rows / med(base[size], 'time/rollout_s'):.2f}× the timed rollout's" if latency else ""
             print(f"served judge, {name} ({latency * 1000:.1f} ms a request, median{pace}): step "
                   f"{med(m, 'time/step_s'):.3f} s "
@@ -307,15 +324,17 @@ def throughput() -> None:
 
 def main() -> None:
     if sys.argv[1:2] == ["--serve"]:
-        serve(int(sys.argv[2]), float(sys.argv[3]))
+        serve(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=6, help="timed steps per setting (after one warm-up)")
     parser.add_argument("--micro-batch", type=int, default=4, help="train.rollout_batch_size of the target setting")
     parser.add_argument("--client-process", action="store_true",
                         help="also time the target setting with the judge's client in a process of its own")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch threads of the trainers (1 leaves a core of 2 to the judge's client and server)")
     args = parser.parse_args()
-    overlap(args.steps, args.micro_batch, args.client_process)
+    overlap(args.steps, args.micro_batch, args.client_process, args.threads)
     encoding()
     throughput()
 
