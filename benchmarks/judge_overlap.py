@@ -15,14 +15,16 @@ server answer at each ``concurrency``?
    with every row integrated at once (nothing to overlap with), an instant judge (what the protocol itself costs
    these cores), and what the micro-batches cost; with ``--client-process``, the target setting with the judge's
    client in a process of its own. Each ratio is printed against the zero-cost step with the same micro-batches and
-   against the fastest zero-cost step (every row at once).
+   against the fastest zero-cost step (every row at once). Every trainer runs in a process of its own, as a real
+   run's does, and their steps alternate; ``--one-process`` builds them all in this one (the layout until session
+   11, which slowed the judged rollouts).
 2. Encoding. The request bodies of one EditScore step at 512 px (4 toy examples upscaled, × 12 candidates, Avg@2:
    every row's source and edited image in the SC question and the edited image in the PQ one, per pass), built with
    each distinct picture PNG-encoded once (``editrl_judges.images.data_url``) and with every picture encoded anew.
 3. Throughput. llama-cpp-python's server on the designed tiny GGUF (editrl_judges.tiny) answers 128 yes/no logprob
    requests at concurrency 1, 2, 4, 8 (skipped when llama-cpp-python is not installed).
 
-    python benchmarks/judge_overlap.py [--steps 6] [--micro-batch 4] [--client-process]
+    python benchmarks/judge_overlap.py [--steps 6] [--micro-batch 4] [--client-process] [--one-process] [--threads 1]
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import json
 import math
 import multiprocessing
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -154,27 +157,87 @@ def serve(port: int, latency_s: float, slots: int) -> None:
     asyncio.run(main())
 
 
-def trainer(out: Path, overrides: list[str], zero: bool) -> Trainer:
+def trainer(out: Path, overrides: list[str], zero: bool, client: dict | None = None) -> Trainer:
+    """The toy recipe's trainer with ``overrides``; ``zero``: the zero-cost reward instead; ``client``: the
+    ``mllm_judge`` config to run through :class:`ClientProcessJudge`."""
     cfg, registry = load_recipe(RECIPE, [f"output_dir={out}", "train.save_every=0", "eval.at_end=false", *overrides])
     components = build_components(cfg, registry)
     if zero:
         components.rewards = [ZeroReward(ZeroReward.Config())]
     t = Trainer(cfg, components)
     t.setup()
+    if client is not None:
+        t.c.rewards = [ClientProcessJudge(client)]
     return t
 
 
-def overlap(steps: int, micro_batch: int, client_process: bool = False, threads: int = 2) -> None:
-    """The trainers are built first, then their steps alternate (after a warm-up each), so that load from other
-    processes on the machine hits all alike; medians are compared."""
+#: The step timings a trainer process reports.
+TIMINGS = ("time/step_s", "time/rollout_s", "time/reward_s")
+
+
+class TrainerProcess:
+    """A trainer in a process of its own, stepped on request: each setting's interpreter then holds one trainer and
+    one judge client, as a real run's does, while the steps of all settings still alternate."""
+
+    def __init__(self, out: Path, overrides: list[str], zero: bool, threads: int, client: dict | None = None) -> None:
+        spec = json.dumps({"out": str(out), "overrides": overrides, "zero": zero, "threads": threads, "client": client})
+        self.proc = subprocess.Popen([sys.executable, __file__, "--worker", spec], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)  # fmt: skip
+        self._reply()  # built and set up
+
+    def _reply(self) -> str:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith(WORKER_PREFIX):
+                return line.removeprefix(WORKER_PREFIX)
+        raise RuntimeError(f"the trainer process exited with code {self.proc.wait()}")
+
+    def train_step(self) -> dict[str, float]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("step\n")
+        self.proc.stdin.flush()
+        return json.loads(self._reply())
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+#: Marks the worker's replies among anything else it prints.
+WORKER_PREFIX = "@@judge_overlap "
+
+
+def worker(spec: str) -> None:
+    """``--worker SPEC``: a :class:`TrainerProcess`'s process; one step per ``step`` line on stdin."""
+    args = json.loads(spec)
+    torch.set_num_threads(args["threads"])
+    t = trainer(Path(args["out"]), args["overrides"], args["zero"], args["client"])
+    print(WORKER_PREFIX + "ready", flush=True)
+    for _ in sys.stdin:
+        metrics = t.train_step()
+        print(WORKER_PREFIX + json.dumps({k: float(metrics[k]) for k in TIMINGS}), flush=True)
+
+
+def overlap(steps: int, micro_batch: int, client_process: bool = False, threads: int = 2,
+            one_process: bool = False) -> None:  # fmt: skip
+    """The trainers are built first, each in a process of its own (``one_process``: all in this one), then their
+    steps alternate (after a warm-up each), so that load from other processes on the machine hits all alike; medians
+    are compared."""
     torch.set_num_threads(threads)
+
+    def build(out: Path, overrides: list[str], zero: bool, client: dict | None = None):
+        if one_process:
+            return trainer(out, overrides, zero, client)
+        return TrainerProcess(out, overrides, zero, threads, client)
+
     with tempfile.TemporaryDirectory() as tmp:
         cfg, _ = load_recipe(RECIPE, [])
         groups, G = cfg.train.batch_size, cfg.exploration.group_size
         rows = groups * G
         sizes = sorted({rows, G, micro_batch}, reverse=True)  # engine micro-batches (rows integrated together)
         label = lambda r: "all rows" if r == rows else "one group" if r == G else f"{r} rows"  # noqa: E731
-        zero = {r: trainer(Path(tmp) / f"zero_{r}", [f"train.rollout_batch_size={r}"], zero=True) for r in sizes}
+        zero = {r: build(Path(tmp) / f"zero_{r}", [f"train.rollout_batch_size={r}"], zero=True) for r in sizes}
         for t in zero.values():
             for _ in range(3):
                 t.train_step()  # warm-up: a trainer's first steps are slower than its later ones
@@ -214,9 +277,8 @@ def overlap(steps: int, micro_batch: int, client_process: bool = False, threads:
                       "max_tokens": 1, "concurrency": concurrency}  # fmt: skip
             own_process = "process of its own" in name
             overrides = [f"rewards=[{json.dumps(config)}]", f"train.rollout_batch_size={size}"]
-            served[name] = trainer(Path(tmp) / f"served_{len(judges)}", overrides, own_process)
-            if own_process:
-                served[name].c.rewards = [ClientProcessJudge({k: v for k, v in config.items() if k != "type"})]
+            client = {k: v for k, v in config.items() if k != "type"} if own_process else None
+            served[name] = build(Path(tmp) / f"served_{len(judges)}", overrides, own_process, client)
             served[name].train_step()  # warm-up
         base: dict[int, list[dict]] = {r: [] for r in zero}
         judged: dict[str, list[dict]] = {name: [] for name in served}
@@ -252,6 +314,9 @@ def overlap(steps: int, micro_batch: int, client_process: bool = False, threads:
                   f"the ideal overlap ≈ {ideal / step:.2f}")
         for judge in judges:
             judge.stop()
+        for t in [*zero.values(), *served.values()]:
+            if isinstance(t, TrainerProcess):
+                t.close()
 
 
 def encoding(repeats: int = 3) -> None:
@@ -323,6 +388,9 @@ def throughput() -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--worker"]:
+        worker(sys.argv[2])
+        return
     if sys.argv[1:2] == ["--serve"]:
         serve(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]))
         return
@@ -333,8 +401,10 @@ def main() -> None:
                         help="also time the target setting with the judge's client in a process of its own")
     parser.add_argument("--threads", type=int, default=2,
                         help="torch threads of the trainers (1 leaves a core of 2 to the judge's client and server)")
+    parser.add_argument("--one-process", action="store_true",
+                        help="build every trainer in this process (the layout until session 11) instead of one each")
     args = parser.parse_args()
-    overlap(args.steps, args.micro_batch, args.client_process, args.threads)
+    overlap(args.steps, args.micro_batch, args.client_process, args.threads, args.one_process)
     encoding()
     throughput()
 
