@@ -52,6 +52,7 @@ from editrl.engine.build import build_components, load_recipe
 from editrl.engine.trainer import Trainer
 from editrl.interfaces import Reward, RewardOutput
 from editrl_judges.local_servers import ServerProcess, free_port, start_llama_server
+from editrl_judges.server import JudgeServerConfig
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "toy" / "neighbor_grpo.yaml"
@@ -248,7 +249,7 @@ def overlap(steps: int, micro_batch: int, client_process: bool = False, threads:
         per_row = {r: statistics.median(t.train_step()["time/rollout_s"] for _ in range(5)) / rows
                    for r, t in zero.items()}  # fmt: skip
         # (name, request latency, client concurrency, engine micro-batch, server slots (0: unlimited))
-        mb, default = label(micro_batch), 16  # 16: mllm_judge's default concurrency
+        mb, default = label(micro_batch), JudgeServerConfig.model_fields["concurrency"].default  # mllm_judge's
         settings = [
             (f"target: one-slot judge, per-row latency, micro-batch {mb}", per_row[micro_batch], default, micro_batch,
              1),
@@ -268,7 +269,6 @@ def overlap(steps: int, micro_batch: int, client_process: bool = False, threads:
         if client_process:
             settings.insert(1, ("target setting, the client in a process of its own", per_row[micro_batch], default,
                                 micro_batch, 1))  # fmt: skip
-        settings = list({s[0]: s for s in settings}.values())
         served, judges = {}, []
         for name, latency, concurrency, size, slots in settings:
             judge = slow_judge(latency, Path(tmp) / f"judge_{len(judges)}.log", slots)
@@ -278,6 +278,8 @@ def overlap(steps: int, micro_batch: int, client_process: bool = False, threads:
             own_process = "process of its own" in name
             overrides = [f"rewards=[{json.dumps(config)}]", f"train.rollout_batch_size={size}"]
             client = {k: v for k, v in config.items() if k != "type"} if own_process else None
+            # with its client in a process of its own, the trainer is built with the zero-cost reward, then given the
+            # ClientProcessJudge in its place
             served[name] = build(Path(tmp) / f"served_{len(judges)}", overrides, own_process, client)
             served[name].train_step()  # warm-up
         base: dict[int, list[dict]] = {r: [] for r in zero}
