@@ -11,9 +11,9 @@ server answer at each ``concurrency``?
    they are decoded, so only the last micro-batch's scoring should show after the rollout: target step ratio ≤ 1.15
    against the zero-cost step with the same micro-batches. Also timed: the same latency with the client posting one
    request at a time to a server without slots (the target as measured until session 11: the judge then also waits
-   for every round trip of the client), a two-slot judge, the one-slot judge with one group per micro-batch and
-   with every row integrated at once (nothing to overlap with), an instant judge (what the protocol itself costs
-   these cores), and what the micro-batches cost; with ``--client-process``, the target setting with the judge's
+   for every round trip of the client), the one-slot judge with the client posting at most two at a time, a
+   two-slot judge, the one-slot judge with one group per micro-batch and with every row integrated at once (nothing
+   to overlap with), an instant judge (what the protocol itself costs these cores), and what the micro-batches cost; with ``--client-process``, the target setting with the judge's
    client in a process of its own. Each ratio is printed against the zero-cost step with the same micro-batches and
    against the fastest zero-cost step (every row at once). Every trainer runs in a process of its own, as a real
    run's does, and their steps alternate; ``--one-process`` builds them all in this one (the layout until session
