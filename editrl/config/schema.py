@@ -42,6 +42,9 @@ class TrainSettings(ComponentConfig):
     """AdamW weight decay."""
     betas: tuple[float, float] = (0.9, 0.999)
     """AdamW betas."""
+    eps: float = Field(1e-8, gt=0, le=1.0)
+    """AdamW epsilon, added to the root of the second moment. Well above the gradients' size it damps the
+    parameters whose gradients are small (the update tends to SGD with learning rate ``lr / eps``)."""
     grad_clip: float | None = Field(1.0, gt=0)
     """Clip the gradient norm to this value; null disables clipping."""
     grad_accum: int = Field(1, ge=1)

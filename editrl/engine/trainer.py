@@ -90,7 +90,8 @@ class Trainer:
         except ValueError as exc:
             raise EditrlError(f"lora.target_modules: {exc}") from None
         params = self.lora.trainable_parameters()
-        adamw = torch.optim.AdamW(params, lr=r.train.lr, betas=r.train.betas, weight_decay=r.train.weight_decay)
+        t = r.train
+        adamw = torch.optim.AdamW(params, lr=t.lr, betas=t.betas, eps=t.eps, weight_decay=t.weight_decay)
         c.backbone.denoiser, self.adamw = self.accelerator.prepare(c.backbone.denoiser, adamw)
         self.params = params
         acc = self.accelerator

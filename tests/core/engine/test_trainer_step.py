@@ -80,3 +80,11 @@ def test_updates_per_rollout_excludes_grad_accum(cli, tmp_path):
     result = cli("validate", TOY_RECIPE, "train.updates_per_rollout=2", "train.grad_accum=2")
     assert result.exit_code == 2
     assert "updates_per_rollout > 1 needs grad_accum = 1" in result.output
+
+
+def test_adamw_takes_the_recipe_settings(tmp_path):
+    # train.lr, betas, eps and weight_decay reach the optimiser as written (eps is not AdamW's default 1e-8).
+    t = trainer_for(TOY_RECIPE, tmp_path, "train.lr=3e-3", "train.betas=[0.8, 0.99]", "train.eps=1e-4",
+                    "train.weight_decay=0.01")  # fmt: skip
+    group = t.adamw.param_groups[0]
+    assert (group["lr"], group["betas"], group["eps"], group["weight_decay"]) == (3e-3, (0.8, 0.99), 1e-4, 0.01)
