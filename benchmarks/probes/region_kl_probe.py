@@ -1,5 +1,5 @@
 """A probe, loaded as a local plugin: the squared velocity difference to the frozen base editor over one region of
-the latent grid (benchmarks/results/toy_base_editor.md, "Why RDP costs background").
+the latent grid (benchmarks/results/toy_base_editor_history.md, "Why RDP costs background").
 
     PYTHONPATH=benchmarks/probes editrl run recipes/toy/rc_grpo.yaml -p region_kl_probe \
         "regularizers=[{type: region_kl_probe, coef: 1}]"

@@ -1,5 +1,5 @@
 """A probe: how much of the judge could an editor gain by picking among its own samples, and where do the errors sit?
-(benchmarks/results/toy_base_editor.md, "What the samples hold and what RL takes")
+(benchmarks/results/toy_base_editor_history.md, "What the samples hold and what RL takes")
 
 Group-relative RL can only learn from differences between the candidates an editor samples. For each editor (a
 ``.safetensors`` written by ``editrl toy pretrain``, ``builtin``, or a finished run's directory, its LoRA active)

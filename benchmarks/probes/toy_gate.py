@@ -1,4 +1,5 @@
-"""A probe: where does a toy editor's edit gate open? (benchmarks/results/toy_base_editor.md, "Other base editors")
+"""A probe: where does a toy editor's edit gate open?
+(benchmarks/results/toy_base_editor_history.md, "Other base editors")
 
 The toy editor predicts ``x̂_0 = source + g ⊙ F(...)`` with a per-pixel gate ``g = sigmoid(logits)``. Where g is near
 0 the editor copies the source; where it is near 1 it re-renders the pixel from its network, and a LoRA update can
