@@ -87,7 +87,7 @@ def test_fingerprint_ignores_where_the_run_goes_but_not_what_it_is(tmp_path):
     a, _ = load_recipe(TOY_RECIPE, [*TINY, "output_dir=x"])
     b, _ = load_recipe(TOY_RECIPE, [*TINY, "output_dir=y", "resume=true"])
     c, _ = load_recipe(TOY_RECIPE, [*TINY, "output_dir=x", "seed=1"])
-    d, _ = load_recipe(TOY_RECIPE, [*TINY, "output_dir=x", "train.lr=0.002"])
+    d, _ = load_recipe(TOY_RECIPE, [*TINY, "output_dir=x", "train.lr=0.005"])
     assert fingerprint(a) == fingerprint(b)
     assert len({fingerprint(a), fingerprint(c), fingerprint(d)}) == 3
     # a default written out explicitly is the same resolved recipe

@@ -86,7 +86,7 @@ def test_rerun_reuses_finished_runs(bench):
 
 def test_changed_recipe_or_override_is_not_served_stale(bench, tmp_path):
     path, out, _ = bench
-    everything = _invoke("bench", path, "-o", out, "--dry-run", "train.lr=0.002").output
+    everything = _invoke("bench", path, "-o", out, "--dry-run", "train.lr=0.005").output
     assert everything.count(" changed ") == 4
     edited = tmp_path / "edited.yaml"
     edited.write_text(path.read_text().replace("exploration.sigma=0.6", "exploration.sigma=0.7"))
